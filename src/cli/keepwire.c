@@ -1,0 +1,188 @@
+/* keepwire [OPTIONS] [--] COMMAND [ARG...]
+ * keepwire show PID
+ *
+ * Sets the KEEPWIRE_* variables from the options, puts libkeepwire.so in
+ * front of LD_PRELOAD and execs the command, so its exit status and
+ * signals are the command's own. */
+#include "config.h"
+#include "cli/cli.h"
+#include "core/config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+"Usage: keepwire [OPTIONS] [--] COMMAND [ARG...]\n"
+"       keepwire show PID\n"
+"\n"
+"Run COMMAND with TCP keepalive on every TCP socket it opens, so a dead peer\n"
+"or a silently dropped connection is detected in idle + interval x count.\n"
+"\n"
+"Options (each sets the environment variable in brackets):\n"
+"  --idle D            idle time before the first probe [KEEPWIRE_IDLE] (60s)\n"
+"  --interval D        time between probes [KEEPWIRE_INTERVAL] (10s)\n"
+"  --count N           unanswered probes before the connection is dropped,\n"
+"                      1-127 [KEEPWIRE_COUNT] (6)\n"
+"  --user-timeout T    off, auto (= idle + interval x count) or a duration:\n"
+"                      TCP_USER_TIMEOUT [KEEPWIRE_USER_TIMEOUT] (off)\n"
+"  --policy P          default: the program's own setsockopt wins;\n"
+"                      force: keepwire's values stay [KEEPWIRE_POLICY]\n"
+"  --log LEVEL         error, warn, info or debug [KEEPWIRE_LOG] (warn)\n"
+"  --strict            exit with status 2 on a configuration error instead\n"
+"                      of running without keepwire [KEEPWIRE_STRICT=1]\n"
+"  -h, --help          show this help and exit\n"
+"  -V, --version       show the version and exit\n"
+"\n"
+"Durations: whole seconds (90), or with a unit: 1500ms, 90s, 5m, 1h;\n"
+"kernel sockets count whole seconds, so milliseconds are rounded up.\n"
+"\n"
+"keepwire show PID lists the TCP sockets of a running process with their\n"
+"keepalive settings (needs ptrace access to the process).\n");
+}
+
+static int bad_option(const char *opt, const char *value, const char *why)
+{
+	fprintf(stderr, "keepwire: %s \"%s\": %s\n", opt, value, why);
+	fprintf(stderr, "Try 'keepwire --help' for more information.\n");
+	return 2;
+}
+
+static void set_env(const char *name, const char *value)
+{
+	if (setenv(name, value, 1) != 0) {
+		perror("keepwire: setenv");
+		exit(2);
+	}
+}
+
+/* LD_PRELOAD=<library>[:<what was there>], unless it is there already. */
+static int preload_library(void)
+{
+	char path[PATH_MAX];
+	const char *lib = kw_find_library(path, sizeof(path));
+	const char *old = getenv("LD_PRELOAD");
+	char *joined;
+	size_t len;
+
+	if (access(lib, R_OK) != 0) {
+		fprintf(stderr, "keepwire: cannot read %s: %s (set KEEPWIRE_LIBRARY to "
+			"the path of libkeepwire.so)\n", lib, strerror(errno));
+		return -1;
+	}
+	if (old == NULL || old[0] == '\0') {
+		set_env("LD_PRELOAD", lib);
+		return 0;
+	}
+	if (strstr(old, lib) != NULL)
+		return 0;
+	len = strlen(lib) + 1 + strlen(old) + 1;
+	joined = malloc(len);
+	if (joined == NULL) {
+		perror("keepwire");
+		return -1;
+	}
+	snprintf(joined, len, "%s:%s", lib, old);
+	set_env("LD_PRELOAD", joined);
+	free(joined);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_IDLE = 256, OPT_INTERVAL, OPT_COUNT, OPT_USER_TIMEOUT,
+	       OPT_POLICY, OPT_LOG, OPT_STRICT };
+	static const struct option options[] = {
+		{ "idle", required_argument, NULL, OPT_IDLE },
+		{ "interval", required_argument, NULL, OPT_INTERVAL },
+		{ "count", required_argument, NULL, OPT_COUNT },
+		{ "user-timeout", required_argument, NULL, OPT_USER_TIMEOUT },
+		{ "policy", required_argument, NULL, OPT_POLICY },
+		{ "log", required_argument, NULL, OPT_LOG },
+		{ "strict", no_argument, NULL, OPT_STRICT },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char why[KW_DIAG_TEXT];
+	uint64_t ms;
+	unsigned count;
+	enum kw_user_timeout_mode ut;
+	enum kw_policy policy;
+	enum kw_log_level level;
+	int opt;
+
+	if (argc >= 2 && strcmp(argv[1], "show") == 0)
+		return kw_show_main(argc - 1, argv + 1);
+
+	opterr = 0;
+	/* '+': stop at the first operand, which is the command. */
+	while ((opt = getopt_long(argc, argv, "+hV", options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_IDLE:
+			if (!kw_parse_keep_time(optarg, &ms, why, sizeof(why)))
+				return bad_option("--idle", optarg, why);
+			set_env("KEEPWIRE_IDLE", optarg);
+			break;
+		case OPT_INTERVAL:
+			if (!kw_parse_keep_time(optarg, &ms, why, sizeof(why)))
+				return bad_option("--interval", optarg, why);
+			set_env("KEEPWIRE_INTERVAL", optarg);
+			break;
+		case OPT_COUNT:
+			if (!kw_parse_count(optarg, &count, why, sizeof(why)))
+				return bad_option("--count", optarg, why);
+			set_env("KEEPWIRE_COUNT", optarg);
+			break;
+		case OPT_USER_TIMEOUT:
+			if (!kw_parse_user_timeout(optarg, &ut, &ms, why, sizeof(why)))
+				return bad_option("--user-timeout", optarg, why);
+			set_env("KEEPWIRE_USER_TIMEOUT", optarg);
+			break;
+		case OPT_POLICY:
+			if (!kw_parse_policy(optarg, &policy, why, sizeof(why)))
+				return bad_option("--policy", optarg, why);
+			set_env("KEEPWIRE_POLICY", optarg);
+			break;
+		case OPT_LOG:
+			if (!kw_parse_log_level(optarg, &level, why, sizeof(why)))
+				return bad_option("--log", optarg, why);
+			set_env("KEEPWIRE_LOG", optarg);
+			break;
+		case OPT_STRICT:
+			set_env("KEEPWIRE_STRICT", "1");
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("keepwire %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			if (optopt != 0)
+				fprintf(stderr, "keepwire: option -%c: unknown or missing its value\n",
+					optopt);
+			else
+				fprintf(stderr, "keepwire: unknown option or missing value: %s\n",
+					argv[optind - 1]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "keepwire: no command given\n");
+		usage(stderr);
+		return 2;
+	}
+	if (preload_library() != 0)
+		return 1;
+	execvp(argv[optind], argv + optind);
+	fprintf(stderr, "keepwire: cannot run %s: %s\n", argv[optind], strerror(errno));
+	return errno == ENOENT ? 127 : 126;
+}

@@ -1,0 +1,24 @@
+/* socket(2): every new IPv4/IPv6 TCP socket gets keepwire's keepalive
+ * values right away, so any setsockopt the program makes later wins. */
+#include "config.h"
+#include "preload/runtime.h"
+#include "preload/libc.h"
+
+static int kw_socket(int domain, int type, int protocol)
+{
+	int fd = kw_libc.socket(domain, type, protocol);
+
+	if (fd < 0 || !kw_rt.active)
+		return fd;
+	if (kw_is_tcp_socket_args(domain, type, protocol))
+		kw_fd_set(fd, kw_apply(fd, protocol));
+	else
+		kw_fd_set(fd, KW_FD_OTHER);
+	return fd;
+}
+
+KW_EXPORT int socket(int domain, int type, int protocol)
+{
+	kw_init_once();
+	return kw_socket(domain, type, protocol);
+}

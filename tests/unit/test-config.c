@@ -1,0 +1,215 @@
+/* Configuration loading from a fake environment: defaults, every
+ * variable, libkeepalive fallback and precedence, every class of bad
+ * input with its exact message, rounding notes and fail-open. */
+#include "core/config.h"
+#include "tests/tap.h"
+
+/* A fake environment: NULL-terminated "NAME=value" strings. */
+static const char *fake_lookup(void *ctx, const char *name)
+{
+	const char *const *env = ctx;
+	size_t n = strlen(name);
+
+	for (; env && *env; env++)
+		if (strncmp(*env, name, n) == 0 && (*env)[n] == '=')
+			return *env + n + 1;
+	return NULL;
+}
+
+static struct kw_config cfg;
+static struct kw_diag diag;
+
+static int load(const char *const *env)
+{
+	return kw_config_load(&cfg, fake_lookup, (void *)env, &diag);
+}
+
+#define ENV(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+/* One bad variable: exactly one error with exactly this text, and
+ * keepwire switched off. */
+static void bad(const char *assignment, const char *want_text)
+{
+	char desc[256];
+	int errors = load(ENV(assignment));
+
+	snprintf(desc, sizeof(desc), "%s: one error, keepwire off", assignment);
+	tap_ok(errors == 1 && diag.errors == 1 && diag.count == 1 && !cfg.enabled &&
+	       diag.item[0].level == KW_LOG_ERROR, desc);
+	snprintf(desc, sizeof(desc), "%s: message", assignment);
+	tap_is_str(diag.count ? diag.item[0].text : NULL, want_text, desc);
+}
+
+#define TIME_RULE "expected a duration from 1s to 32767s: whole seconds, or a " \
+	"number with unit ms, s, m or h (1500ms, 90s, 5m)"
+#define UT_RULE "expected off, auto, or a duration from 0 to 2147483647ms (whole " \
+	"seconds, or a number with unit ms, s, m or h)"
+
+static void test_defaults(void)
+{
+	struct kw_socket_values v;
+
+	tap_ok(load(ENV("UNRELATED=1")) == 0 && diag.count == 0, "empty environment: no messages");
+	tap_ok(cfg.enabled, "enabled by default");
+	tap_is_u64(cfg.idle_ms, 60000, "default idle 60 s");
+	tap_is_u64(cfg.interval_ms, 10000, "default interval 10 s");
+	tap_is_u64(cfg.count, 6, "default count 6");
+	tap_ok(cfg.user_timeout_mode == KW_UT_OFF, "default user timeout off");
+	tap_ok(cfg.policy == KW_POLICY_DEFAULT, "default policy");
+	tap_ok(cfg.log_level == KW_LOG_WARN, "default log level warn");
+	tap_ok(!cfg.strict, "not strict by default");
+	kw_config_socket_values(&cfg, &v);
+	tap_ok(v.idle_s == 60 && v.interval_s == 10 && v.count == 6 && !v.set_user_timeout,
+	       "socket values 60/10/6, no user timeout");
+	tap_ok(v.idle_s + v.interval_s * v.count < 240,
+	       "defaults detect a dead peer before a 4-minute NAT timeout");
+}
+
+static void test_values(void)
+{
+	struct kw_socket_values v;
+
+	load(ENV("KEEPWIRE_IDLE=5m", "KEEPWIRE_INTERVAL=1500ms", "KEEPWIRE_COUNT=3",
+		 "KEEPWIRE_USER_TIMEOUT=auto", "KEEPWIRE_POLICY=force",
+		 "KEEPWIRE_LOG=debug", "KEEPWIRE_STRICT=1"));
+	tap_ok(cfg.enabled && diag.errors == 0, "all variables valid");
+	tap_is_u64(cfg.idle_ms, 300000, "KEEPWIRE_IDLE=5m");
+	tap_is_u64(cfg.interval_ms, 1500, "KEEPWIRE_INTERVAL=1500ms kept in ms");
+	tap_is_u64(cfg.count, 3, "KEEPWIRE_COUNT=3");
+	tap_ok(cfg.policy == KW_POLICY_FORCE, "KEEPWIRE_POLICY=force");
+	tap_ok(cfg.log_level == KW_LOG_DEBUG, "KEEPWIRE_LOG=debug");
+	tap_ok(cfg.strict, "KEEPWIRE_STRICT=1");
+	kw_config_socket_values(&cfg, &v);
+	tap_ok(v.idle_s == 300 && v.interval_s == 2 && v.count == 3, "socket values 300/2/3");
+	tap_ok(v.set_user_timeout && v.user_timeout_ms == (300 + 2 * 3) * 1000,
+	       "user timeout auto = idle + interval x count of the rounded values");
+	tap_ok(diag.count == 1 && diag.item[0].level == KW_LOG_INFO, "one info note for rounding");
+	tap_is_str(diag.item[0].text,
+		   "KEEPWIRE_INTERVAL=1500ms: kernel keepalive timers count whole seconds; using 2s",
+		   "rounding note text");
+
+	load(ENV("KEEPWIRE_USER_TIMEOUT=30s"));
+	kw_config_socket_values(&cfg, &v);
+	tap_ok(v.set_user_timeout && v.user_timeout_ms == 30000, "KEEPWIRE_USER_TIMEOUT=30s");
+	load(ENV("KEEPWIRE_USER_TIMEOUT=0"));
+	kw_config_socket_values(&cfg, &v);
+	tap_ok(cfg.enabled && v.set_user_timeout && v.user_timeout_ms == 0,
+	       "KEEPWIRE_USER_TIMEOUT=0 is valid (kernel default)");
+	load(ENV("KEEPWIRE_USER_TIMEOUT=2147483647ms"));
+	tap_ok(cfg.enabled && cfg.user_timeout_ms == 2147483647u, "user timeout maximum");
+	load(ENV("KEEPWIRE_USER_TIMEOUT=OFF"));
+	tap_ok(cfg.enabled && cfg.user_timeout_mode == KW_UT_OFF, "user timeout OFF (any case)");
+	load(ENV("KEEPWIRE_IDLE=32767", "KEEPWIRE_INTERVAL=32767", "KEEPWIRE_COUNT=127",
+		 "KEEPWIRE_USER_TIMEOUT=auto"));
+	kw_config_socket_values(&cfg, &v);
+	tap_ok(cfg.enabled && v.user_timeout_ms == 2147483647u,
+	       "auto user timeout clamps to the kernel maximum");
+	load(ENV("KEEPWIRE_IDLE=500ms"));
+	kw_config_socket_values(&cfg, &v);
+	tap_ok(cfg.enabled && v.idle_s == 1, "500ms rounds up to 1 s in socket mode");
+	load(ENV("KEEPWIRE_IDLE=1ms"));
+	tap_ok(cfg.enabled && cfg.idle_ms == 1, "1 ms is the smallest idle");
+	load(ENV("KEEPWIRE=off"));
+	tap_ok(!cfg.enabled && diag.errors == 0, "KEEPWIRE=off");
+	load(ENV("KEEPWIRE=ON"));
+	tap_ok(cfg.enabled, "KEEPWIRE=ON");
+	load(ENV("KEEPWIRE_LOG=warning"));
+	tap_ok(cfg.log_level == KW_LOG_WARN && cfg.enabled, "KEEPWIRE_LOG=warning");
+	load(ENV("KEEPWIRE_MODE=socket"));
+	tap_ok(cfg.enabled && cfg.mode == KW_MODE_SOCKET, "KEEPWIRE_MODE=socket");
+}
+
+static void test_libkeepalive(void)
+{
+	load(ENV("KEEPIDLE=120", "KEEPINTVL=30", "KEEPCNT=4"));
+	tap_ok(cfg.enabled && cfg.idle_ms == 120000 && cfg.interval_ms == 30000 &&
+	       cfg.count == 4, "libkeepalive KEEPIDLE/KEEPINTVL/KEEPCNT honoured");
+	load(ENV("KEEPIDLE=120", "KEEPWIRE_IDLE=7", "KEEPCNT=4", "KEEPWIRE_COUNT=2"));
+	tap_ok(cfg.idle_ms == 7000 && cfg.count == 2, "KEEPWIRE_* wins over libkeepalive");
+	load(ENV("KEEPALIVE=off"));
+	tap_ok(!cfg.enabled && diag.errors == 0, "KEEPALIVE=off switches keepwire off");
+	load(ENV("KEEPALIVE=skip"));
+	tap_ok(!cfg.enabled && diag.errors == 0, "KEEPALIVE=skip switches keepwire off");
+	load(ENV("KEEPALIVE=on"));
+	tap_ok(cfg.enabled, "KEEPALIVE=on");
+	load(ENV("KEEPALIVE=off", "KEEPWIRE=on"));
+	tap_ok(cfg.enabled, "KEEPWIRE=on wins over KEEPALIVE=off");
+	load(ENV("KEEPIDLE=90s"));
+	tap_ok(!cfg.enabled && diag.errors == 1, "KEEPIDLE takes plain seconds only");
+	tap_is_str(diag.item[0].text,
+		   "KEEPIDLE=\"90s\": not a number; expected whole seconds from 1 to 32767",
+		   "KEEPIDLE message");
+	load(ENV("KEEPIDLE=bad", "KEEPWIRE_IDLE=10"));
+	tap_ok(cfg.enabled && diag.errors == 0, "a bad KEEPIDLE is ignored when KEEPWIRE_IDLE is set");
+}
+
+static void test_bad_values(void)
+{
+	bad("KEEPWIRE_IDLE=abc", "KEEPWIRE_IDLE=\"abc\": not a number; " TIME_RULE);
+	bad("KEEPWIRE_IDLE=0", "KEEPWIRE_IDLE=\"0\": out of range; " TIME_RULE);
+	bad("KEEPWIRE_IDLE=0ms", "KEEPWIRE_IDLE=\"0ms\": out of range; " TIME_RULE);
+	bad("KEEPWIRE_IDLE=40000", "KEEPWIRE_IDLE=\"40000\": out of range; " TIME_RULE);
+	bad("KEEPWIRE_IDLE=32767001ms", "KEEPWIRE_IDLE=\"32767001ms\": out of range; " TIME_RULE);
+	bad("KEEPWIRE_IDLE=-5", "KEEPWIRE_IDLE=\"-5\": negative; " TIME_RULE);
+	bad("KEEPWIRE_IDLE=10x", "KEEPWIRE_IDLE=\"10x\": unknown unit; " TIME_RULE);
+	bad("KEEPWIRE_IDLE=", "KEEPWIRE_IDLE=\"\": empty value; " TIME_RULE);
+	bad("KEEPWIRE_IDLE=99999999999999999999",
+	    "KEEPWIRE_IDLE=\"99999999999999999999\": out of range; " TIME_RULE);
+	bad("KEEPWIRE_INTERVAL=1.5", "KEEPWIRE_INTERVAL=\"1.5\": not a number; " TIME_RULE);
+	bad("KEEPWIRE_INTERVAL=10h", "KEEPWIRE_INTERVAL=\"10h\": out of range; " TIME_RULE);
+	bad("KEEPWIRE_COUNT=0",
+	    "KEEPWIRE_COUNT=\"0\": out of range; expected a whole number from 1 to 127");
+	bad("KEEPWIRE_COUNT=128",
+	    "KEEPWIRE_COUNT=\"128\": out of range; expected a whole number from 1 to 127");
+	bad("KEEPWIRE_COUNT=-1",
+	    "KEEPWIRE_COUNT=\"-1\": negative; expected a whole number from 1 to 127");
+	bad("KEEPWIRE_COUNT=3s",
+	    "KEEPWIRE_COUNT=\"3s\": not a number; expected a whole number from 1 to 127");
+	bad("KEEPWIRE_COUNT=",
+	    "KEEPWIRE_COUNT=\"\": empty value; expected a whole number from 1 to 127");
+	bad("KEEPWIRE_COUNT=abc",
+	    "KEEPWIRE_COUNT=\"abc\": not a number; expected a whole number from 1 to 127");
+	bad("KEEPWIRE_USER_TIMEOUT=sometimes",
+	    "KEEPWIRE_USER_TIMEOUT=\"sometimes\": not a number; " UT_RULE);
+	bad("KEEPWIRE_USER_TIMEOUT=2147483648ms",
+	    "KEEPWIRE_USER_TIMEOUT=\"2147483648ms\": out of range; " UT_RULE);
+	bad("KEEPWIRE_USER_TIMEOUT=-1", "KEEPWIRE_USER_TIMEOUT=\"-1\": negative; " UT_RULE);
+	bad("KEEPWIRE_POLICY=always",
+	    "KEEPWIRE_POLICY=\"always\": unknown policy; expected default or force");
+	bad("KEEPWIRE_LOG=loud",
+	    "KEEPWIRE_LOG=\"loud\": unknown level; expected error, warn, info or debug");
+	bad("KEEPWIRE=maybe", "KEEPWIRE=\"maybe\": expected on or off");
+	bad("KEEPALIVE=perhaps", "KEEPALIVE=\"perhaps\": expected on, off or skip");
+	bad("KEEPWIRE_STRICT=yes please",
+	    "KEEPWIRE_STRICT=\"yes please\": expected 1 or 0 (on or off)");
+	bad("KEEPWIRE_MODE=direct", "KEEPWIRE_MODE=\"direct\": direct mode is not available "
+	    "in this version; expected socket");
+	bad("KEEPCNT=200", "KEEPCNT=\"200\": out of range; expected a whole number from 1 to 127");
+	bad("KEEPINTVL=0", "KEEPINTVL=\"0\": out of range; expected whole seconds from 1 to 32767");
+	bad("KEEPWIRE_IDLE=\x1b[31mred",
+	    "KEEPWIRE_IDLE=\"\\x1b[31mred\": not a number; " TIME_RULE);
+	bad("KEEPWIRE_COUNT=\"q\"",
+	    "KEEPWIRE_COUNT=\"\\x22q\\x22\": not a number; expected a whole number from 1 to 127");
+
+	/* Two bad variables: two errors, each named. */
+	tap_ok(load(ENV("KEEPWIRE_IDLE=x", "KEEPWIRE_COUNT=0")) == 2 && diag.count == 2 &&
+	       strncmp(diag.item[0].text, "KEEPWIRE_IDLE=", 14) == 0 &&
+	       strncmp(diag.item[1].text, "KEEPWIRE_COUNT=", 15) == 0 && !cfg.enabled,
+	       "two bad variables give two messages");
+	/* A long value is cut in the message. */
+	load(ENV("KEEPWIRE_IDLE=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+	tap_ok(strstr(diag.item[0].text, "aaaa...\"") != NULL && strlen(diag.item[0].text) < 250,
+	       "a long value is shortened in the message");
+	/* Errors are reported with the strict flag still known. */
+	load(ENV("KEEPWIRE_STRICT=1", "KEEPWIRE_IDLE=zz"));
+	tap_ok(cfg.strict && !cfg.enabled && diag.errors == 1, "strict survives a bad value");
+}
+
+int main(void)
+{
+	test_defaults();
+	test_values();
+	test_libkeepalive();
+	test_bad_values();
+	return tap_done();
+}
