@@ -62,6 +62,20 @@ static void set_env(const char *name, const char *value)
 	}
 }
 
+/* Length of a sanitizer runtime at the start of LD_PRELOAD (with its
+ * colon), which must stay the first object loaded; 0 if there is none. */
+static size_t sanitizer_prefix(const char *preload)
+{
+	size_t first = strcspn(preload, ": ");
+	const char *asan = strstr(preload, "libasan");
+	const char *clang = strstr(preload, "libclang_rt.asan");
+
+	if ((asan != NULL && (size_t)(asan - preload) < first) ||
+	    (clang != NULL && (size_t)(clang - preload) < first))
+		return preload[first] != '\0' ? first + 1 : first;
+	return 0;
+}
+
 /* LD_PRELOAD=<library>[:<what was there>], unless it is there already. */
 static int preload_library(void)
 {
@@ -69,7 +83,7 @@ static int preload_library(void)
 	const char *lib = kw_find_library(path, sizeof(path));
 	const char *old = getenv("LD_PRELOAD");
 	char *joined;
-	size_t len;
+	size_t len, keep;
 
 	if (access(lib, R_OK) != 0) {
 		fprintf(stderr, "keepwire: cannot read %s: %s (set KEEPWIRE_LIBRARY to "
@@ -82,13 +96,17 @@ static int preload_library(void)
 	}
 	if (strstr(old, lib) != NULL)
 		return 0;
-	len = strlen(lib) + 1 + strlen(old) + 1;
+	keep = sanitizer_prefix(old);
+	len = strlen(lib) + strlen(old) + 3;
 	joined = malloc(len);
 	if (joined == NULL) {
 		perror("keepwire");
 		return -1;
 	}
-	snprintf(joined, len, "%s:%s", lib, old);
+	if (keep > 0 && old[keep] == '\0')
+		snprintf(joined, len, "%s:%s", old, lib);
+	else
+		snprintf(joined, len, "%.*s%s:%s", (int)keep, old, lib, old + keep);
 	set_env("LD_PRELOAD", joined);
 	free(joined);
 	return 0;
