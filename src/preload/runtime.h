@@ -25,8 +25,19 @@ extern struct kw_runtime kw_rt;
  * constructor. Cheap after the first call. */
 void kw_init_once(void);
 
-void kw_log(enum kw_log_level level, const char *fmt, ...)
+/* The configured threshold; written once during initialisation. */
+extern enum kw_log_level kw_log_threshold;
+
+void kw_log_write(enum kw_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* Checks the level before formatting, so a disabled debug line costs one
+ * comparison on the hot path. */
+#define kw_log(level, ...)                                \
+	do {                                              \
+		if ((level) <= kw_log_threshold)          \
+			kw_log_write((level), __VA_ARGS__); \
+	} while (0)
 
 /* What keepwire knows about a descriptor number. Written by socket/accept
  * (which see every new descriptor they return) and setsockopt; numbers a
