@@ -1,0 +1,49 @@
+/* keepwire's userspace TCP/IP stack: Ethernet II, ARP, IPv4, ICMP, TCP,
+ * sans-I/O. The stack never reads a clock, a file or a socket: the driver
+ * feeds it frames and the time (kw_stack_input), runs its timers
+ * (kw_stack_poll, which returns the next deadline) and gives it a device
+ * to transmit on. TCP sockets are made with the calls of stack/tcp.h on
+ * kw_stack_tcp(stack).
+ *
+ * Addresses are IPv4 in host byte order. */
+#ifndef KW_STACK_STACK_H
+#define KW_STACK_STACK_H
+
+#include "stack/netdev.h"
+#include "stack/tcp.h"
+
+#include <stdint.h>
+
+struct kw_stack;
+
+struct kw_stack_config {
+	uint32_t addr;                /* our IPv4 address */
+	uint8_t prefix_len;           /* on-link network, e.g. 24 */
+	uint32_t gateway;             /* 0: only the on-link network is reachable */
+	uint64_t seed;                /* secrets: ISNs, ephemeral ports, IP IDs */
+};
+
+/* The device's MAC and MTU are the stack's. Returns NULL on bad config or
+ * no memory. */
+struct kw_stack *kw_stack_create(const struct kw_stack_config *cfg, struct kw_netdev *dev);
+void kw_stack_destroy(struct kw_stack *stack);
+
+/* One received Ethernet frame. Anything malformed is counted and dropped. */
+void kw_stack_input(struct kw_stack *stack, const void *frame, size_t len, uint64_t now_ns);
+
+/* Run every timer due at now_ns (ARP retries and expiry, TCP); returns the
+ * next deadline, or KW_TIME_NEVER. */
+uint64_t kw_stack_poll(struct kw_stack *stack, uint64_t now_ns);
+uint64_t kw_stack_next_deadline(const struct kw_stack *stack);
+
+struct kw_tcp_layer *kw_stack_tcp(struct kw_stack *stack);
+
+struct kw_stack_stats {
+	uint64_t frames_in, frames_out, frames_dropped,
+		 arp_requests_in, arp_replies_in, arp_requests_out, arp_replies_out,
+		 ip_in, ip_out, ip_bad, ip_fragments_dropped, ip_options_dropped,
+		 icmp_echo_in, icmp_echo_out, icmp_unreach_in, icmp_bad;
+};
+void kw_stack_stats(const struct kw_stack *stack, struct kw_stack_stats *out);
+
+#endif

@@ -1,0 +1,124 @@
+/* keepwire's TCP (RFC 9293), sans-I/O.
+ *
+ * The TCP layer knows nothing of IP, devices or clocks. It is created with
+ * an environment: a function that sends a segment to an IPv4 address, the
+ * local address, the MSS the link allows, and a secret seed. Everything
+ * that happens comes in through an entry point that carries now_ns:
+ * kw_tcp_input() for a segment that arrived, kw_tcp_layer_poll() when time
+ * passed, and the socket-like calls below. Timers (retransmission, delayed
+ * ACK, persist, keepalive, TIME-WAIT) live in one structure whose cost per
+ * event grows at most logarithmically with the number of connections; the
+ * caller asks for the next deadline and polls then.
+ *
+ * Addresses and ports are in host byte order in this API. Errors are
+ * negative errno values, as the kernel's socket calls would set errno:
+ * -EAGAIN, -EINPROGRESS, -ECONNREFUSED, -ECONNRESET, -ETIMEDOUT, -EPIPE,
+ * -ENOTCONN, -EADDRINUSE, -EINVAL, -ENOMEM. */
+#ifndef KW_STACK_TCP_H
+#define KW_STACK_TCP_H
+
+#include "core/keepalive.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct kw_tcp_layer;
+struct kw_tcp;                     /* a socket: listener or connection */
+
+struct kw_tcp_env {
+	void *ctx;
+	/* Hand one TCP segment (header with checksum filled in, payload) to
+	 * IP for delivery from src to dst. */
+	void (*ip_output)(void *ctx, uint32_t src, uint32_t dst,
+			  const void *segment, size_t len, uint64_t now_ns);
+	uint32_t local_addr;           /* the stack's IPv4 address */
+	uint16_t mss;                  /* MTU - 40 */
+	uint64_t seed;                 /* ISN secret (RFC 6528), ephemeral ports */
+	/* Called when a socket's readiness or error may have changed
+	 * (optional): the layer above wakes whoever waits on it. */
+	void (*notify)(void *ctx, struct kw_tcp *sock);
+};
+
+struct kw_tcp_layer *kw_tcp_layer_create(const struct kw_tcp_env *env);
+void kw_tcp_layer_destroy(struct kw_tcp_layer *layer);
+
+/* A segment from IP: the TCP header and payload, with the pseudo-header
+ * addresses. Bad checksums and malformed segments are dropped. */
+void kw_tcp_input(struct kw_tcp_layer *layer, uint32_t src, uint32_t dst,
+		  const void *segment, size_t len, uint64_t now_ns);
+
+/* ICMP destination unreachable for a segment we sent (the quoted IP
+ * header's addresses and the first 8 bytes of our TCP header). */
+void kw_tcp_icmp_unreachable(struct kw_tcp_layer *layer, uint32_t src, uint32_t dst,
+			     const void *quoted_tcp, size_t len, int code, uint64_t now_ns);
+
+/* Run every timer due at now_ns; returns the next deadline, or
+ * KW_TIME_NEVER. */
+uint64_t kw_tcp_layer_poll(struct kw_tcp_layer *layer, uint64_t now_ns);
+uint64_t kw_tcp_layer_next_deadline(const struct kw_tcp_layer *layer);
+
+/* ---- socket-like calls; all non-blocking --------------------------------- */
+
+int kw_tcp_open(struct kw_tcp_layer *layer, struct kw_tcp **out);
+int kw_tcp_bind(struct kw_tcp *s, uint32_t addr, uint16_t port);
+int kw_tcp_listen(struct kw_tcp *s, int backlog);
+/* -EAGAIN while no connection is ready. */
+int kw_tcp_accept(struct kw_tcp *listener, struct kw_tcp **out);
+/* Starts the handshake: -EINPROGRESS; completion shows as KW_TCP_WRITABLE,
+ * failure as KW_TCP_ERROR with kw_tcp_take_error(). */
+int kw_tcp_connect(struct kw_tcp *s, uint32_t addr, uint16_t port, uint64_t now_ns);
+/* Bytes queued, or -EAGAIN when the send buffer is full. */
+ssize_t kw_tcp_send(struct kw_tcp *s, const void *buf, size_t len, uint64_t now_ns);
+/* Bytes read, 0 at end of stream, -EAGAIN when nothing is there yet. */
+ssize_t kw_tcp_recv(struct kw_tcp *s, void *buf, size_t len, uint64_t now_ns);
+/* SHUT_RD, SHUT_WR or SHUT_RDWR from <sys/socket.h>. */
+int kw_tcp_shutdown(struct kw_tcp *s, int how, uint64_t now_ns);
+/* Give the socket up: a connection closes gracefully (FIN, unsent data
+ * first) and is freed by the layer when done; the handle is dead. */
+void kw_tcp_close(struct kw_tcp *s, uint64_t now_ns);
+/* Reset the connection (RST) and free it. */
+void kw_tcp_abort(struct kw_tcp *s, uint64_t now_ns);
+
+#define KW_TCP_READABLE 0x1u       /* data, EOF, or a connection to accept */
+#define KW_TCP_WRITABLE 0x2u       /* connected and room in the send buffer */
+#define KW_TCP_ERROR    0x4u       /* an error is pending */
+#define KW_TCP_HUP      0x8u       /* both directions are finished */
+#define KW_TCP_RDHUP    0x10u      /* the peer sent FIN */
+unsigned kw_tcp_events(const struct kw_tcp *s);
+
+/* The pending error as a positive errno (0 if none), cleared by reading,
+ * like getsockopt(SO_ERROR). Read/send keep returning -error after a fatal
+ * error (e.g. -ETIMEDOUT after keepalive gave up). */
+int kw_tcp_take_error(struct kw_tcp *s);
+
+enum kw_tcp_state {
+	KW_TCP_CLOSED, KW_TCP_LISTEN, KW_TCP_SYN_SENT, KW_TCP_SYN_RECEIVED,
+	KW_TCP_ESTABLISHED, KW_TCP_FIN_WAIT_1, KW_TCP_FIN_WAIT_2, KW_TCP_CLOSE_WAIT,
+	KW_TCP_CLOSING, KW_TCP_LAST_ACK, KW_TCP_TIME_WAIT,
+};
+enum kw_tcp_state kw_tcp_state(const struct kw_tcp *s);
+const char *kw_tcp_state_name(enum kw_tcp_state st);
+
+void kw_tcp_local(const struct kw_tcp *s, uint32_t *addr, uint16_t *port);
+void kw_tcp_remote(const struct kw_tcp *s, uint32_t *addr, uint16_t *port);
+
+/* Keepalive through the pure module (src/core/keepalive.h); off by default. */
+int kw_tcp_set_keepalive(struct kw_tcp *s, bool on, const struct keepalive_config *cfg,
+			 uint64_t now_ns);
+bool kw_tcp_get_keepalive(const struct kw_tcp *s, struct keepalive_config *cfg);
+int kw_tcp_set_nodelay(struct kw_tcp *s, bool on);
+int kw_tcp_set_buffers(struct kw_tcp *s, size_t sndbuf, size_t rcvbuf);
+
+/* The layer above may attach its own pointer to a socket. */
+void kw_tcp_set_user(struct kw_tcp *s, void *user);
+void *kw_tcp_user(const struct kw_tcp *s);
+
+struct kw_tcp_stats {
+	uint64_t segs_in, segs_out, retransmits, fast_retransmits, bad_segments,
+		 rst_in, rst_out, keepalive_probes, keepalive_aborts;
+};
+void kw_tcp_layer_stats(const struct kw_tcp_layer *layer, struct kw_tcp_stats *out);
+
+#endif
