@@ -18,7 +18,7 @@ static void after_accept(int listener, int fd)
 	case KW_FD_PROGRAM:
 		/* Inherited the program's own choice; force overrides it. */
 		if (kw_rt.cfg.policy == KW_POLICY_FORCE)
-			kw_fd_set(fd, kw_apply(fd, 0));
+			kw_fd_set(fd, kw_apply(fd));
 		else
 			kw_fd_set(fd, KW_FD_PROGRAM);
 		break;

@@ -47,13 +47,12 @@ static int get_int(int fd, int level, int name, int *value)
 	return kw_libc.getsockopt(fd, level, name, value, &len);
 }
 
-enum kw_fd_state kw_apply(int fd, int protocol)
+enum kw_fd_state kw_apply(int fd)
 {
 	const struct kw_socket_values *v = &kw_rt.values;
 	int saved = errno;
 	enum kw_fd_state result = KW_FD_APPLIED;
 
-	(void)protocol;
 	/* Times first, then SO_KEEPALIVE: on a connected socket the timer
 	 * then starts with keepwire's idle time, not the system's. Options a
 	 * socket does not support (MPTCP on older kernels) are skipped. */
@@ -119,7 +118,7 @@ enum kw_fd_state kw_adopt(int fd)
 		/* Someone (the program, or a parent process) chose already. */
 		st = KW_FD_PROGRAM;
 	} else {
-		st = kw_apply(fd, protocol);
+		st = kw_apply(fd);
 	}
 	errno = saved;
 	return st;

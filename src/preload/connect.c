@@ -27,7 +27,7 @@ static int kw_connect(int fd, kw_const_sockaddr_arg addr, socklen_t len)
 		if (st == KW_FD_UNKNOWN)
 			kw_fd_set(fd, kw_adopt(fd));
 		else if (st == KW_FD_PROGRAM && kw_rt.cfg.policy == KW_POLICY_FORCE)
-			kw_fd_set(fd, kw_apply(fd, 0));
+			kw_fd_set(fd, kw_apply(fd));
 	}
 	return kw_libc.connect(fd, addr, len);
 }

@@ -75,7 +75,7 @@ bool kw_is_tcp_socket_args(int domain, int type, int protocol);
 /* Sets keepwire's keepalive values on fd. Failures are logged at debug and
  * otherwise ignored: the program's own call never fails because of them.
  * Returns the new state to record. Preserves errno. */
-enum kw_fd_state kw_apply(int fd, int protocol);
+enum kw_fd_state kw_apply(int fd);
 
 /* For a descriptor keepwire has not seen: configure it if it is a TCP
  * socket whose keepalive is off (or always, under the force policy) and

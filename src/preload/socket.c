@@ -11,7 +11,7 @@ static int kw_socket(int domain, int type, int protocol)
 	if (fd < 0 || !kw_rt.active)
 		return fd;
 	if (kw_is_tcp_socket_args(domain, type, protocol))
-		kw_fd_set(fd, kw_apply(fd, protocol));
+		kw_fd_set(fd, kw_apply(fd));
 	else
 		kw_fd_set(fd, KW_FD_OTHER);
 	return fd;
