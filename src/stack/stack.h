@@ -38,6 +38,19 @@ uint64_t kw_stack_next_deadline(const struct kw_stack *stack);
 
 struct kw_tcp_layer *kw_stack_tcp(struct kw_stack *stack);
 
+/* The TCP layer's readiness callback (struct kw_tcp_env.notify): the stack
+ * creates the layer, so the layer above registers here. NULL turns it off. */
+void kw_stack_set_notify(struct kw_stack *stack, void (*notify)(void *ctx, struct kw_tcp *sock),
+			 void *ctx);
+
+/* Broadcast a gratuitous ARP request for our address (e.g. once at start,
+ * so neighbours refresh a cached MAC). Returns the device's answer. */
+int kw_stack_announce(struct kw_stack *stack, uint64_t now_ns);
+
+/* frames_dropped counts every received frame that was not used, whatever
+ * the layer (runts, other MACs, other EtherTypes, bad ARP, bad or
+ * unwanted IP, bad ICMP); the ip_ and icmp_ counters say why. frames_out
+ * counts frames the device accepted. */
 struct kw_stack_stats {
 	uint64_t frames_in, frames_out, frames_dropped,
 		 arp_requests_in, arp_replies_in, arp_requests_out, arp_replies_out,

@@ -115,6 +115,12 @@ int kw_tcp_set_buffers(struct kw_tcp *s, size_t sndbuf, size_t rcvbuf);
 void kw_tcp_set_user(struct kw_tcp *s, void *user);
 void *kw_tcp_user(const struct kw_tcp *s);
 
+/* Tuning and introspection (added with the implementation). TIME-WAIT
+ * lasts 2*MSL; MSL defaults to 30 s (TIME-WAIT 60 s, as on Linux). */
+void kw_tcp_layer_set_msl(struct kw_tcp_layer *layer, uint64_t msl_ns);
+/* Sockets the layer holds (user-held, embryonic, closing, TIME-WAIT). */
+size_t kw_tcp_layer_count(const struct kw_tcp_layer *layer);
+
 struct kw_tcp_stats {
 	uint64_t segs_in, segs_out, retransmits, fast_retransmits, bad_segments,
 		 rst_in, rst_out, keepalive_probes, keepalive_aborts;

@@ -1,0 +1,235 @@
+/* The TAP backend (Linux tun/tap driver). See tap.h. */
+#include "config.h"
+#include "dev/tap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define TUN_PATH "/dev/net/tun"
+
+struct kw_tap {
+	struct kw_netdev dev;
+	int fd;
+	char name[IFNAMSIZ];
+	struct kw_tap_stats stats;
+};
+
+static void say(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static int tap_transmit(struct kw_netdev *dev, const void *frame, size_t len)
+{
+	struct kw_tap *tap = dev->priv;
+	ssize_t n;
+
+	do
+		n = write(tap->fd, frame, len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		/* Full queue (EAGAIN), interface down (EIO): the frame is lost,
+		 * as on a NIC. */
+		tap->stats.tx_dropped++;
+		return -errno;
+	}
+	tap->stats.tx_frames++;
+	tap->stats.tx_bytes += (uint64_t)n;
+	return 0;
+}
+
+static const struct kw_netdev_ops tap_ops = { .transmit = tap_transmit };
+
+/* An AF_INET socket for interface ioctls (SIOCGIFMTU, SIOCSIFFLAGS). */
+static int ifreq_ioctl(unsigned long req, struct ifreq *ifr)
+{
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), r, e;
+
+	if (s < 0)
+		return -errno;
+	r = ioctl(s, req, ifr);
+	e = errno;
+	close(s);
+	return r < 0 ? -e : 0;
+}
+
+static void random_mac(uint8_t *mac)
+{
+	if (getrandom(mac, KW_ETH_ALEN, 0) != KW_ETH_ALEN) {
+		/* No entropy source: still distinct per process. */
+		unsigned v = (unsigned)getpid() * 2654435761u;
+		for (int i = 0; i < KW_ETH_ALEN; i++)
+			mac[i] = (uint8_t)(v >> (i * 5));
+	}
+	mac[0] = (uint8_t)((mac[0] & 0xfe) | 0x02);   /* unicast, locally administered */
+}
+
+static int exists(const char *name)
+{
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+	return ifreq_ioctl(SIOCGIFINDEX, &ifr) == 0;
+}
+
+struct kw_tap *kw_tap_open(const struct kw_tap_options *opt, char *err, size_t errlen)
+{
+	const char *name = opt && opt->name ? opt->name : "";
+	struct kw_tap *tap;
+	struct ifreq ifr;
+	int fd, e, existed;
+
+	if (strlen(name) >= IFNAMSIZ) {
+		say(err, errlen, "TAP device name '%s' is too long (at most %d characters)",
+		    name, IFNAMSIZ - 1);
+		return NULL;
+	}
+	existed = *name && exists(name);
+	if (opt && opt->must_exist && !existed) {
+		say(err, errlen, "no network device named '%s' (create one with: "
+		    "ip tuntap add dev %s mode tap user $USER)", name, *name ? name : "tap0");
+		return NULL;
+	}
+	fd = open(TUN_PATH, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		e = errno;
+		if (e == ENOENT)
+			say(err, errlen, TUN_PATH " does not exist: load the tun module "
+			    "(modprobe tun), or in a container pass the device in "
+			    "(--device /dev/net/tun)");
+		else if (e == EACCES || e == EPERM)
+			say(err, errlen, "permission denied opening " TUN_PATH
+			    ": run as root or make the device accessible");
+		else if (e == ENODEV || e == ENXIO)
+			say(err, errlen, TUN_PATH " exists but the tun driver is not available: %s",
+			    strerror(e));
+		else
+			say(err, errlen, "cannot open " TUN_PATH ": %s", strerror(e));
+		return NULL;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		e = errno;
+		close(fd);
+		if (e == EPERM && existed)
+			say(err, errlen, "not allowed to attach to TAP device %s: it belongs to "
+			    "another user (ip tuntap add dev %s mode tap user USER) or "
+			    "CAP_NET_ADMIN is needed", name, name);
+		else if (e == EPERM)
+			say(err, errlen, "not allowed to create TAP device %s: needs CAP_NET_ADMIN "
+			    "(root), or create it first with: ip tuntap add dev %s mode tap "
+			    "user $USER", *name ? name : "tapN", *name ? name : "tap0");
+		else if (e == EBUSY)
+			say(err, errlen, "TAP device %s is busy: another process has it open", name);
+		else if (e == EINVAL)
+			say(err, errlen, "%s exists but is not a single-queue TAP device without "
+			    "packet information (a TUN device, or other flags?)", name);
+		else
+			say(err, errlen, "cannot attach to TAP device %s: %s", name, strerror(e));
+		return NULL;
+	}
+	tap = calloc(1, sizeof(*tap));
+	if (tap == NULL) {
+		close(fd);
+		say(err, errlen, "out of memory");
+		return NULL;
+	}
+	tap->fd = fd;
+	snprintf(tap->name, sizeof(tap->name), "%.*s", IFNAMSIZ - 1, ifr.ifr_name);
+	tap->dev.ops = &tap_ops;
+	tap->dev.priv = tap;
+	if (opt && opt->mac)
+		memcpy(tap->dev.mac, opt->mac, KW_ETH_ALEN);
+	else
+		random_mac(tap->dev.mac);
+
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", tap->name);
+	if (opt && opt->mtu)
+		tap->dev.mtu = opt->mtu;
+	else if (ifreq_ioctl(SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu > 0 && ifr.ifr_mtu <= 65535)
+		tap->dev.mtu = (uint16_t)ifr.ifr_mtu;
+	else
+		tap->dev.mtu = 1500;
+
+	if (opt && opt->set_up) {
+		memset(&ifr, 0, sizeof(ifr));
+		snprintf(ifr.ifr_name, IFNAMSIZ, "%s", tap->name);
+		if ((e = ifreq_ioctl(SIOCGIFFLAGS, &ifr)) == 0) {
+			ifr.ifr_flags |= IFF_UP;
+			e = ifreq_ioctl(SIOCSIFFLAGS, &ifr);
+		}
+		if (e < 0) {
+			say(err, errlen, "cannot bring TAP device %s up: %s", tap->name, strerror(-e));
+			kw_tap_close(tap);
+			return NULL;
+		}
+	}
+	return tap;
+}
+
+void kw_tap_close(struct kw_tap *tap)
+{
+	if (tap == NULL)
+		return;
+	close(tap->fd);
+	free(tap);
+}
+
+struct kw_netdev *kw_tap_netdev(struct kw_tap *tap)
+{
+	return &tap->dev;
+}
+
+int kw_tap_fd(const struct kw_tap *tap)
+{
+	return tap->fd;
+}
+
+const char *kw_tap_name(const struct kw_tap *tap)
+{
+	return tap->name;
+}
+
+size_t kw_tap_frame_max(const struct kw_tap *tap)
+{
+	return 14 + 4 + (size_t)tap->dev.mtu;
+}
+
+ssize_t kw_tap_read(struct kw_tap *tap, void *buf, size_t cap)
+{
+	ssize_t n;
+
+	do
+		n = read(tap->fd, buf, cap);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+	tap->stats.rx_frames++;
+	tap->stats.rx_bytes += (uint64_t)n;
+	return n;
+}
+
+void kw_tap_stats(const struct kw_tap *tap, struct kw_tap_stats *out)
+{
+	*out = tap->stats;
+}

@@ -1,0 +1,662 @@
+/* TCP: segment arrival. Validation (length, data offset, options,
+ * checksum), demultiplexing (connection table, then listeners, else RST),
+ * and the event processing of RFC 9293 §3.10.7 with the RFC 5961
+ * defences: a RST resets only when its sequence number is exactly
+ * RCV.NXT (in-window: challenge ACK; else ignored), a SYN on a
+ * synchronized connection draws a challenge ACK, an ACK for data never
+ * sent or too old is answered and dropped. Congestion control: slow start
+ * and congestion avoidance (RFC 5681), fast retransmit / NewReno fast
+ * recovery (RFC 6582). */
+#include "stack/checksum.h"
+#include "stack/tcp_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+int tcp_parse_options(const uint8_t *p, size_t len, struct tcp_opts *o)
+{
+	size_t i = 0;
+
+	memset(o, 0, sizeof(*o));
+	while (i < len) {
+		uint8_t kind = p[i], olen;
+		if (kind == 0)
+			break;
+		if (kind == 1) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= len)
+			return -1;
+		olen = p[i + 1];
+		if (olen < 2 || i + olen > len)
+			return -1;
+		switch (kind) {
+		case 2:
+			if (olen != 4)
+				return -1;
+			o->mss_ok = true;
+			o->mss = get16(p + i + 2);
+			break;
+		case 3:
+			if (olen != 3)
+				return -1;
+			o->ws_ok = true;
+			o->ws = p[i + 2];
+			break;
+		case 4:
+			if (olen != 2)
+				return -1;
+			o->sack_ok = true;
+			break;
+		case 8:
+			if (olen != 10)
+				return -1;
+			o->ts_ok = true;
+			o->tsval = get32(p + i + 2);
+			o->tsecr = get32(p + i + 6);
+			break;
+		default:
+			break;
+		}
+		i += olen;
+	}
+	return 0;
+}
+
+struct seg {
+	uint32_t src, dst;
+	uint16_t sport, dport;
+	seq_t seq, ack;
+	uint8_t flags;
+	uint16_t win;
+	const uint8_t *data;
+	uint32_t dlen;
+	struct tcp_opts opt;
+};
+
+static uint32_t seg_len(const struct seg *s)
+{
+	return s->dlen + ((s->flags & TH_SYN) ? 1 : 0) + ((s->flags & TH_FIN) ? 1 : 0);
+}
+
+/* RFC 9293 §3.10.7.1: no connection. */
+static void reply_reset(struct kw_tcp_layer *L, const struct seg *s, uint64_t now_ns)
+{
+	if (s->flags & TH_RST)
+		return;
+	if (s->flags & TH_ACK)
+		tcp_reply_rst(L, s->dst, s->src, s->dport, s->sport, s->ack, 0, false, now_ns);
+	else
+		tcp_reply_rst(L, s->dst, s->src, s->dport, s->sport, 0,
+			      seq_add(s->seq, seg_len(s)), true, now_ns);
+}
+
+static void apply_syn_options(struct kw_tcp *c, const struct seg *s)
+{
+	uint16_t peer = s->opt.mss_ok ? s->opt.mss : TCP_DEFAULT_MSS;
+
+	c->mss = c->layer->env.mss < peer ? c->layer->env.mss : peer;
+	if (c->mss < 64)
+		c->mss = 64;
+	if (s->opt.ws_ok) {
+		c->ws_ok = true;
+		c->snd_wscale = s->opt.ws > TCP_MAX_WSCALE ? TCP_MAX_WSCALE : s->opt.ws;
+	} else {
+		c->ws_ok = false;
+		c->snd_wscale = 0;
+		c->rcv_wscale = 0;
+	}
+	c->cwnd = 10u * c->mss;
+}
+
+static void listen_input(struct kw_tcp *l, const struct seg *s, uint64_t now_ns)
+{
+	struct kw_tcp *c;
+
+	if (s->flags & TH_RST)
+		return;
+	if (s->flags & TH_ACK) {
+		reply_reset(l->layer, s, now_ns);
+		return;
+	}
+	if (!(s->flags & TH_SYN))
+		return;
+	c = tcp_child_new(l, s->dst, s->src, s->sport, now_ns);
+	if (!c)
+		return;                 /* backlog full: drop, the peer retries */
+	c->irs = s->seq;
+	c->rcv_nxt = seq_succ(s->seq);
+	c->rcv_adv = c->rcv_nxt;
+	apply_syn_options(c, s);
+	c->snd_wnd = s->win;            /* never scaled in a SYN */
+	c->max_snd_wnd = c->snd_wnd;
+	c->snd_wl1 = s->seq;
+	c->snd_wl2 = c->iss;
+	keepalive_on_receive(&c->ka, now_ns);
+	tcp_send_syn(c, now_ns);
+	tcp_rtx_arm(c, now_ns);
+}
+
+static void syn_sent_input(struct kw_tcp *c, const struct seg *s, uint64_t now_ns)
+{
+	bool ack_ok = false;
+
+	if (s->flags & TH_ACK) {
+		if (seq_leq(s->ack, c->iss) || seq_gt(s->ack, c->snd_max)) {
+			reply_reset(c->layer, s, now_ns);
+			return;
+		}
+		ack_ok = true;
+	}
+	if (s->flags & TH_RST) {
+		if (ack_ok) {
+			c->layer->stats.rst_in++;
+			tcp_set_closed(c, ECONNREFUSED);
+		}
+		return;
+	}
+	if (!(s->flags & TH_SYN))
+		return;
+	c->irs = s->seq;
+	c->rcv_nxt = seq_succ(s->seq);
+	c->rcv_adv = c->rcv_nxt;
+	apply_syn_options(c, s);
+	keepalive_on_receive(&c->ka, now_ns);
+	if (ack_ok) {
+		if (c->rtt_timing && c->retries == 0)
+			tcp_rtt_sample(c, now_ns - c->rtt_start);
+		c->rtt_timing = false;
+		c->retries = 0;
+		c->snd_una = s->ack;
+		c->snd_nxt = seq_max(c->snd_nxt, c->snd_una);
+		c->snd_wnd = s->win;    /* never scaled in a SYN */
+		c->max_snd_wnd = c->snd_wnd;
+		c->snd_wl1 = s->seq;
+		c->snd_wl2 = s->ack;
+		tcp_rtx_stop(c);
+		tcp_set_state(c, KW_TCP_ESTABLISHED);
+		c->ack_now = true;
+		tcp_output(c, now_ns);
+	} else {
+		/* Simultaneous open. */
+		c->state = KW_TCP_SYN_RECEIVED;
+		c->snd_wnd = s->win;
+		c->snd_wl1 = s->seq;
+		tcp_send_syn(c, now_ns);
+	}
+}
+
+static void process_fin(struct kw_tcp *c, uint64_t now_ns)
+{
+	c->rcv_nxt = seq_succ(c->rcv_nxt);
+	c->fin_received = true;
+	c->ack_now = true;
+	switch (c->state) {
+	case KW_TCP_SYN_RECEIVED:
+	case KW_TCP_ESTABLISHED:
+		tcp_set_state(c, KW_TCP_CLOSE_WAIT);
+		break;
+	case KW_TCP_FIN_WAIT_1:
+		if (c->fin_sent && seq_gt(c->snd_una, c->fin_seq)) {
+			tcp_send_ack(c, now_ns);
+			tcp_enter_time_wait(c, now_ns);
+		} else {
+			tcp_set_state(c, KW_TCP_CLOSING);
+		}
+		break;
+	case KW_TCP_FIN_WAIT_2:
+		tcp_send_ack(c, now_ns);
+		tcp_enter_time_wait(c, now_ns);
+		break;
+	default:
+		break;
+	}
+}
+
+static void ooo_insert(struct kw_tcp *c, seq_t seq, const uint8_t *data, uint32_t len, bool fin)
+{
+	struct tcp_ooo **pp = &c->ooo, *o;
+
+	for (o = c->ooo; o; o = o->next)
+		if (seq_geq(seq, o->seq) && seq_leq(seq_add(seq, len), seq_add(o->seq, o->len)) &&
+		    (!fin || o->fin))
+			return;             /* nothing new */
+	if (c->n_ooo >= TCP_OOO_MAX)
+		return;
+	o = malloc(sizeof(*o) + len);
+	if (!o)
+		return;
+	o->seq = seq;
+	o->len = len;
+	o->fin = fin;
+	memcpy(o->data, data, len);
+	while (*pp && seq_leq((*pp)->seq, seq))
+		pp = &(*pp)->next;
+	o->next = *pp;
+	*pp = o;
+	c->n_ooo++;
+}
+
+/* Move what became in-order from the out-of-order list. */
+static void ooo_pull(struct kw_tcp *c, uint64_t now_ns)
+{
+	struct tcp_ooo *o;
+
+	while ((o = c->ooo) != NULL && seq_leq(o->seq, c->rcv_nxt)) {
+		seq_t end = seq_add(o->seq, o->len);
+		bool fin = false;
+
+		c->ooo = o->next;
+		c->n_ooo--;
+		if (seq_gt(end, c->rcv_nxt)) {
+			uint32_t off = (uint32_t)seq_diff(c->rcv_nxt, o->seq);
+			size_t n = ring_write(&c->rcv, o->data + off, o->len - off);
+			c->rcv_nxt = seq_add(c->rcv_nxt, (uint32_t)n);
+		}
+		fin = o->fin && c->rcv_nxt == end && !c->fin_received;
+		free(o);
+		if (fin)
+			process_fin(c, now_ns);
+	}
+}
+
+static void process_ack(struct kw_tcp *c, const struct seg *s, uint64_t now_ns)
+{
+	uint32_t acked = (uint32_t)seq_diff(s->ack, c->snd_una);
+	size_t data = acked < c->snd.len ? acked : c->snd.len;
+	uint32_t mss = c->mss;
+
+	if (c->rtt_timing && seq_gt(s->ack, c->rtt_seq)) {
+		tcp_rtt_sample(c, now_ns - c->rtt_start);
+		c->rtt_timing = false;
+	}
+	ring_drop(&c->snd, data);
+	c->snd_una = s->ack;
+	if (seq_lt(c->snd_nxt, c->snd_una))
+		c->snd_nxt = c->snd_una;
+	c->retries = 0;
+	if (c->in_recovery) {
+		if (seq_geq(s->ack, c->recover)) {
+			/* Full acknowledgment: deflate (RFC 6582 §3.2 (3)). */
+			uint32_t flight = (uint32_t)seq_diff(c->snd_max, c->snd_una);
+			c->cwnd = c->ssthresh < flight + mss ? c->ssthresh : flight + mss;
+			c->in_recovery = false;
+			c->dupacks = 0;
+		} else {
+			/* Partial acknowledgment: retransmit the next hole,
+			 * deflate by what was acked, add back one MSS. */
+			tcp_retransmit_head(c, now_ns);
+			c->cwnd = c->cwnd > acked ? c->cwnd - acked + mss : mss;
+			c->layer->stats.fast_retransmits++;
+		}
+	} else {
+		c->dupacks = 0;
+		if (c->cwnd < c->ssthresh)
+			c->cwnd += acked < mss ? acked : mss;
+		else
+			c->cwnd += (uint32_t)((uint64_t)mss * mss / c->cwnd) ? (uint32_t)((uint64_t)mss * mss / c->cwnd) : 1;
+		if (c->cwnd > (1u << 30))
+			c->cwnd = 1u << 30;
+	}
+	if (c->snd_una == c->snd_max)
+		tcp_rtx_stop(c);
+	else
+		tcp_rtx_arm(c, now_ns);
+	tcp_notify(c);
+}
+
+static void dupack(struct kw_tcp *c, uint64_t now_ns)
+{
+	uint32_t mss = c->mss;
+
+	c->dupacks++;
+	if (c->in_recovery) {
+		c->cwnd += mss;
+		return;
+	}
+	if (c->dupacks == 3 && seq_gt(c->snd_una, c->recover)) {
+		uint32_t flight = (uint32_t)seq_diff(c->snd_max, c->snd_una);
+		c->ssthresh = flight / 2 > 2 * mss ? flight / 2 : 2 * mss;
+		c->recover = c->snd_max;
+		c->in_recovery = true;
+		c->layer->stats.fast_retransmits++;
+		tcp_retransmit_head(c, now_ns);
+		c->cwnd = c->ssthresh + 3 * mss;
+		tcp_rtx_arm(c, now_ns);
+	}
+}
+
+/* RST on a synchronized connection, accepted (RFC 5961 §3.2). */
+static void reset_connection(struct kw_tcp *c)
+{
+	int err;
+
+	c->layer->stats.rst_in++;
+	switch (c->state) {
+	case KW_TCP_SYN_RECEIVED:
+		/* A passive open goes back to LISTEN: the child just dies. */
+		err = c->parent ? 0 : ECONNREFUSED;
+		break;
+	case KW_TCP_CLOSE_WAIT:
+		err = EPIPE;                        /* as Linux */
+		break;
+	case KW_TCP_CLOSING:
+	case KW_TCP_LAST_ACK:
+	case KW_TCP_TIME_WAIT:
+		err = 0;
+		break;
+	default:
+		err = ECONNRESET;
+		break;
+	}
+	tcp_set_closed(c, err);
+}
+
+static void sync_input(struct kw_tcp *c, struct seg *s, uint64_t now_ns)
+{
+	int32_t d = seq_diff(c->rcv_adv, c->rcv_nxt);
+	uint32_t rwnd = d > 0 ? (uint32_t)d : 0;
+	seq_t wend = seq_add(c->rcv_nxt, rwnd);
+	uint32_t slen = seg_len(s);
+	bool ok;
+
+	/* 1. Sequence number check. */
+	if (slen == 0)
+		ok = rwnd == 0 ? s->seq == c->rcv_nxt : seq_in_range(s->seq, c->rcv_nxt, wend);
+	else
+		ok = rwnd != 0 && (seq_in_range(s->seq, c->rcv_nxt, wend) ||
+				   seq_in_range(seq_add(s->seq, slen - 1), c->rcv_nxt, wend));
+	if (!ok && rwnd == 0 && s->seq == c->rcv_nxt && !(s->flags & TH_SYN)) {
+		/* Zero window: still take the ACK (and a RST), not the data. */
+		s->dlen = 0;
+		s->flags &= (uint8_t)~TH_FIN;
+		ok = true;
+	}
+
+	/* 2. RST (RFC 5961 §3.2). */
+	if (s->flags & TH_RST) {
+		if (s->seq == c->rcv_nxt)
+			reset_connection(c);
+		else if (seq_in_range(s->seq, c->rcv_nxt, rwnd ? wend : seq_succ(c->rcv_nxt)))
+			tcp_send_ack(c, now_ns);    /* challenge ACK */
+		return;
+	}
+
+	if (!ok) {
+		if (c->state == KW_TCP_SYN_RECEIVED && (s->flags & TH_SYN) && s->seq == c->irs) {
+			tcp_send_syn(c, now_ns);    /* our SYN-ACK was lost */
+			return;
+		}
+		if (c->state == KW_TCP_TIME_WAIT && (s->flags & TH_FIN))
+			c->tw_at = now_ns + 2 * c->layer->msl_ns;
+		tcp_send_ack(c, now_ns);
+		tcp_timer_update(c);
+		return;
+	}
+
+	/* Trim to the window. */
+	if (seq_lt(s->seq, c->rcv_nxt)) {
+		uint32_t cut = (uint32_t)seq_diff(c->rcv_nxt, s->seq);
+		if (s->flags & TH_SYN) {
+			s->flags &= (uint8_t)~TH_SYN;
+			s->seq = seq_succ(s->seq);
+			cut--;
+		}
+		if (cut >= s->dlen) {
+			if (cut > s->dlen)
+				s->flags &= (uint8_t)~TH_FIN;
+			cut = s->dlen;
+		}
+		s->data += cut;
+		s->dlen -= cut;
+		s->seq = seq_add(s->seq, cut);
+	}
+	if (seq_gt(seq_add(s->seq, s->dlen), wend)) {
+		s->dlen = (uint32_t)seq_diff(wend, s->seq);
+		s->flags &= (uint8_t)~TH_FIN;
+	}
+
+	/* 3. SYN on a synchronized connection: challenge ACK (RFC 5961 §4). */
+	if (s->flags & TH_SYN) {
+		tcp_send_ack(c, now_ns);
+		return;
+	}
+
+	/* 4. ACK. */
+	if (!(s->flags & TH_ACK))
+		return;
+	if (c->state == KW_TCP_SYN_RECEIVED) {
+		if (!(seq_lt(c->snd_una, s->ack) && seq_leq(s->ack, c->snd_max))) {
+			reply_reset(c->layer, s, now_ns);
+			return;
+		}
+		c->snd_wnd = (uint32_t)s->win << c->snd_wscale;
+		c->max_snd_wnd = c->snd_wnd;
+		c->snd_wl1 = s->seq;
+		c->snd_wl2 = s->ack;
+		tcp_set_state(c, KW_TCP_ESTABLISHED);
+		tcp_child_established(c);
+	}
+	if (seq_gt(s->ack, c->snd_max)) {
+		tcp_send_ack(c, now_ns);           /* acks data never sent */
+		return;
+	}
+	if (seq_lt(s->ack, seq_add(c->snd_una, -(c->max_snd_wnd > 65535 ? c->max_snd_wnd : 65535)))) {
+		tcp_send_ack(c, now_ns);           /* RFC 5961 §5.2 */
+		return;
+	}
+	{
+		uint32_t nwnd = (uint32_t)s->win << c->snd_wscale;
+		bool wupdate = seq_lt(c->snd_wl1, s->seq) ||
+			       (c->snd_wl1 == s->seq && seq_leq(c->snd_wl2, s->ack));
+		bool same_wnd = nwnd == c->snd_wnd;
+
+		if (seq_gt(s->ack, c->snd_una))
+			process_ack(c, s, now_ns);
+		else if (s->ack == c->snd_una && s->dlen == 0 && !(s->flags & TH_FIN) &&
+			 same_wnd && c->snd_max != c->snd_una)
+			dupack(c, now_ns);
+		if (wupdate && seq_geq(s->ack, c->snd_una)) {
+			bool opened = c->snd_wnd == 0 && nwnd > 0;
+			c->snd_wnd = nwnd;
+			c->snd_wl1 = s->seq;
+			c->snd_wl2 = s->ack;
+			if (nwnd > c->max_snd_wnd)
+				c->max_snd_wnd = nwnd;
+			if (opened && c->persist) {
+				c->persist = false;
+				c->rtx_at = KW_TIME_NEVER;
+				tcp_timer_update(c);
+			}
+		}
+	}
+	{
+		bool fin_acked = c->fin_sent && seq_gt(c->snd_una, c->fin_seq);
+		switch (c->state) {
+		case KW_TCP_FIN_WAIT_1:
+			if (fin_acked) {
+				tcp_set_state(c, KW_TCP_FIN_WAIT_2);
+				if (!c->user_ref && !c->parent) {
+					c->tw_at = now_ns + TCP_FIN_TIMEOUT;
+					tcp_timer_update(c);
+				}
+			}
+			break;
+		case KW_TCP_CLOSING:
+			if (fin_acked)
+				tcp_enter_time_wait(c, now_ns);
+			break;
+		case KW_TCP_LAST_ACK:
+			if (fin_acked) {
+				tcp_set_closed(c, 0);
+				return;
+			}
+			break;
+		case KW_TCP_TIME_WAIT:
+			if (s->flags & TH_FIN) {
+				tcp_send_ack(c, now_ns);
+				c->tw_at = now_ns + 2 * c->layer->msl_ns;
+				tcp_timer_update(c);
+			}
+			return;
+		default:
+			break;
+		}
+	}
+
+	/* 6. Data. */
+	if (s->dlen > 0) {
+		switch (c->state) {
+		case KW_TCP_ESTABLISHED:
+		case KW_TCP_FIN_WAIT_1:
+		case KW_TCP_FIN_WAIT_2:
+			break;
+		default:
+			s->dlen = 0;    /* the peer's FIN came before: ignore */
+			break;
+		}
+	}
+	if (s->dlen > 0 && !c->user_ref && !c->parent) {
+		/* Data for a socket the program closed: reset, as Linux does. */
+		tcp_send_rst(c, now_ns);
+		tcp_set_closed(c, 0);
+		return;
+	}
+	if (s->dlen > 0 || (s->flags & TH_FIN)) {
+		if (s->seq == c->rcv_nxt) {
+			bool had_ooo = c->ooo != NULL;
+			size_t n = ring_write(&c->rcv, s->data, s->dlen);
+
+			c->rcv_nxt = seq_add(c->rcv_nxt, (uint32_t)n);
+			if (n == s->dlen && (s->flags & TH_FIN) && !c->fin_received)
+				process_fin(c, now_ns);
+			if (c->state == KW_TCP_CLOSED || c->state == KW_TCP_TIME_WAIT)
+				return;
+			if (had_ooo) {
+				ooo_pull(c, now_ns);
+				c->ack_now = true;
+			}
+			if (s->dlen > 0) {
+				if (s->dlen >= c->mss)
+					c->delack_segs++;
+				if (c->delack_segs >= 2)
+					c->ack_now = true;
+				else
+					tcp_delack_arm(c, now_ns);
+				tcp_notify(c);
+			}
+		} else {
+			ooo_insert(c, s->seq, s->data, s->dlen, (s->flags & TH_FIN) != 0);
+			c->ack_now = true;      /* duplicate ACK tells the sender */
+		}
+	}
+	if (c->state == KW_TCP_CLOSED || c->state == KW_TCP_TIME_WAIT)
+		return;
+	tcp_output(c, now_ns);
+	tcp_ka_update(c);
+}
+
+void tcp_input_segment(struct kw_tcp_layer *L, uint32_t src, uint32_t dst,
+		       const uint8_t *p, size_t len, uint64_t now_ns)
+{
+	struct seg s;
+	struct kw_tcp *c;
+	size_t doff;
+
+	L->stats.segs_in++;
+	if (len < 20 || len > 65535)
+		goto bad;
+	doff = (size_t)(p[12] >> 4) * 4;
+	if (doff < 20 || doff > len)
+		goto bad;
+	if (kw_checksum(p, len, kw_checksum_pseudo(src, dst, 6, (uint16_t)len)) != 0)
+		goto bad;
+	if (tcp_parse_options(p + 20, doff - 20, &s.opt) < 0)
+		goto bad;
+	s.src = src;
+	s.dst = dst;
+	s.sport = get16(p);
+	s.dport = get16(p + 2);
+	s.seq = get32(p + 4);
+	s.ack = get32(p + 8);
+	s.flags = p[13] & 0x3f;
+	s.win = get16(p + 14);
+	s.data = p + doff;
+	s.dlen = (uint32_t)(len - doff);
+	if (s.sport == 0 || s.dport == 0)
+		goto bad;
+	if ((s.flags & TH_SYN) && (s.flags & TH_FIN))
+		goto bad;
+
+	c = tcp_lookup(L, dst, s.dport, src, s.sport);
+	if (c && c->state == KW_TCP_TIME_WAIT && (s.flags & TH_SYN) && !(s.flags & TH_ACK) &&
+	    seq_gt(s.seq, c->rcv_nxt) && tcp_lookup_listener(L, dst, s.dport)) {
+		/* A new incarnation (RFC 9293 §3.6.1): end TIME-WAIT early. */
+		tcp_set_closed(c, 0);
+		c = NULL;
+	}
+	if (!c) {
+		struct kw_tcp *l = tcp_lookup_listener(L, dst, s.dport);
+		if (l)
+			listen_input(l, &s, now_ns);
+		else
+			reply_reset(L, &s, now_ns);
+		return;
+	}
+	if (c->state != KW_TCP_SYN_SENT || (s.flags & TH_SYN))
+		keepalive_on_receive(&c->ka, now_ns);
+	if (c->state == KW_TCP_SYN_SENT)
+		syn_sent_input(c, &s, now_ns);
+	else
+		sync_input(c, &s, now_ns);
+	return;
+bad:
+	L->stats.bad_segments++;
+}
+
+static int icmp_errno(int code)
+{
+	switch (code) {
+	case 0: case 6: case 9: case 11:
+		return ENETUNREACH;
+	case 2:
+		return ENOPROTOOPT;
+	case 3:
+		return ECONNREFUSED;
+	case 4:
+		return EMSGSIZE;
+	default:
+		return EHOSTUNREACH;
+	}
+}
+
+void tcp_icmp_unreachable(struct kw_tcp_layer *L, uint32_t src, uint32_t dst,
+			  const uint8_t *q, size_t len, int code, uint64_t now_ns)
+{
+	struct kw_tcp *c;
+	seq_t seq;
+
+	(void)now_ns;
+	if (len < 8)
+		return;
+	c = tcp_lookup(L, src, get16(q), dst, get16(q + 2));
+	if (!c)
+		return;
+	seq = get32(q + 4);
+	if (!(seq_geq(seq, c->snd_una) && seq_leq(seq, c->snd_max)))
+		return;                 /* not for anything in flight: blind */
+	if (code == 4)
+		return;                 /* fragmentation needed: no PMTUD here */
+	/* As Linux: an unreachable ends a connection still opening; an
+	 * established one keeps retrying (soft error). */
+	if (c->state == KW_TCP_SYN_SENT)
+		tcp_set_closed(c, icmp_errno(code));
+}

@@ -1,0 +1,243 @@
+/* Private to the TCP layer (tcp_*.c): the connection block, the layer,
+ * and the functions the pieces call in each other.
+ *
+ *   tcp_conn.c    lifecycle, tables, ISN, ports, socket-like calls
+ *   tcp_input.c   parsing, validation, the RFC 9293 §3.10.7 state machine
+ *   tcp_output.c  segment building, sending data/ACK/RST, Nagle, windows
+ *   tcp_timer.c   RTO (RFC 6298), delayed ACK, persist, keepalive,
+ *                 TIME-WAIT: one heap timer per connection at the
+ *                 earliest of its deadlines
+ *
+ * Buffers: the send buffer is a ring holding the bytes from SND.UNA on
+ * (once the SYN is acknowledged, offset 0 is SND.UNA); the receive buffer
+ * is a ring of in-order bytes not yet read. Out-of-order segments wait in
+ * a sorted list, bounded by the receive window and TCP_OOO_MAX entries. */
+#ifndef KW_STACK_TCP_INTERNAL_H
+#define KW_STACK_TCP_INTERNAL_H
+
+#include "core/keepalive.h"
+#include "core/seq.h"
+#include "stack/tcp.h"
+#include "stack/timer.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- tunables (documented values) ---------------------------------------- */
+#define TCP_RTO_INITIAL   (1 * KW_NS_PER_S)     /* RFC 6298 (2.1) */
+#define TCP_RTO_MIN       (200 * KW_NS_PER_MS)  /* Linux's floor, not RFC's 1 s */
+#define TCP_RTO_MAX       (120 * KW_NS_PER_S)   /* Linux; RFC 6298 (2.5): >= 60 s */
+#define TCP_SYN_RETRIES   6                     /* Linux tcp_syn_retries */
+#define TCP_DATA_RETRIES  15                    /* Linux tcp_retries2 */
+#define TCP_DELACK        (40 * KW_NS_PER_MS)   /* <= 200 ms (RFC 9293) */
+#define TCP_PERSIST_MIN   (200 * KW_NS_PER_MS)
+#define TCP_PERSIST_MAX   (60 * KW_NS_PER_S)
+#define TCP_MSL_DEFAULT   (30 * KW_NS_PER_S)    /* TIME-WAIT = 2*MSL = 60 s */
+#define TCP_FIN_TIMEOUT   (60 * KW_NS_PER_S)    /* orphaned FIN-WAIT-2 */
+#define TCP_BUF_DEFAULT   (256 * 1024)
+#define TCP_BUF_MIN       2048
+#define TCP_BUF_MAX       (16 * 1024 * 1024)
+#define TCP_OOO_MAX       512
+#define TCP_EPHEMERAL_LO  49152
+#define TCP_EPHEMERAL_HI  65535
+#define TCP_DEFAULT_MSS   536                   /* RFC 9293 when no option */
+#define TCP_MAX_WSCALE    14
+
+/* flags */
+#define TH_FIN 0x01
+#define TH_SYN 0x02
+#define TH_RST 0x04
+#define TH_PSH 0x08
+#define TH_ACK 0x10
+#define TH_URG 0x20
+
+struct tcp_ooo {
+	struct tcp_ooo *next;
+	seq_t seq;
+	uint32_t len;
+	bool fin;               /* a FIN follows the data */
+	uint8_t data[];
+};
+
+struct ring {
+	uint8_t *buf;
+	size_t cap, head, len;
+};
+
+struct kw_tcp {
+	struct kw_tcp_layer *layer;
+	enum kw_tcp_state state;
+	uint32_t laddr, raddr;
+	uint16_t lport, rport;
+
+	bool user_ref;          /* the program still holds the handle */
+	bool bound;             /* an explicit bind or a chosen port */
+	bool in_conn_table, in_listen_table;
+	bool was_connected;     /* reached ESTABLISHED at some point */
+	struct kw_tcp *hnext;   /* hash chain (connections or listeners) */
+	struct kw_tcp *all_next, *all_prev;      /* every socket of the layer */
+
+	/* listener */
+	int backlog;
+	unsigned n_syn, n_accept;
+	struct kw_tcp *syn_head, *syn_tail;      /* children in SYN-RECEIVED */
+	struct kw_tcp *acc_head, *acc_tail;      /* established, not accepted */
+	/* child of a listener (until accepted) */
+	struct kw_tcp *parent;
+	struct kw_tcp *qnext, *qprev;            /* in parent's accept queue */
+	bool in_acceptq;        /* on acc_* (else on syn_* while parent set) */
+	bool dead;              /* queued for freeing */
+	bool orphan_fin_wait2;  /* closed by the program in FIN-WAIT-2 */
+
+	/* send sequence space */
+	seq_t iss, snd_una, snd_nxt, snd_max, snd_wl1, snd_wl2;
+	uint32_t snd_wnd, max_snd_wnd;
+	struct ring snd;
+	bool fin_queued;        /* SHUT_WR/close: a FIN follows the data */
+	bool fin_sent;
+	seq_t fin_seq;          /* the FIN's sequence number, once sent */
+	bool wr_shut, rd_shut;
+	uint16_t mss;           /* what we send per segment */
+	uint8_t snd_wscale, rcv_wscale;
+	bool ws_ok, ts_ok;
+	uint32_t ts_recent;
+
+	/* receive sequence space */
+	seq_t irs, rcv_nxt, rcv_adv;             /* rcv_adv: right edge advertised */
+	struct ring rcv;
+	struct tcp_ooo *ooo;
+	unsigned n_ooo;
+	bool fin_received;
+	bool ack_now;           /* an ACK must go out at the end of input */
+	unsigned delack_segs;   /* full segments received since our last ACK */
+
+	/* congestion control (RFC 5681, NewReno RFC 6582) */
+	uint32_t cwnd, ssthresh;
+	unsigned dupacks;
+	bool in_recovery;
+	seq_t recover;
+
+	/* RTT (RFC 6298, Karn) */
+	bool rtt_timing;
+	seq_t rtt_seq;
+	uint64_t rtt_start;
+	bool have_rtt;
+	uint64_t srtt, rttvar, rto;
+	unsigned retries;
+	bool persist;           /* the rtx timer is the persist timer */
+	unsigned persist_shift;
+
+	/* deadlines (KW_TIME_NEVER when off) and the one heap timer */
+	uint64_t rtx_at, delack_at, ka_at, tw_at;
+	struct kw_timer timer;
+
+	/* options */
+	bool nodelay;
+	bool ka_on;
+	struct keepalive_config ka_cfg;
+	struct keepalive_state ka;
+
+	int error;              /* pending, for take_error (positive errno) */
+	int fatal;              /* sticky: recv/send return -fatal */
+	void *user;
+};
+
+struct conn_table {
+	struct kw_tcp **b;
+	size_t nb, n;           /* nb is a power of two */
+};
+
+struct kw_tcp_layer {
+	struct kw_tcp_env env;
+	struct kw_timer_heap timers;
+	struct conn_table conns;
+	struct kw_tcp *listeners[256];           /* by port, chained */
+	struct kw_tcp_stats stats;
+	struct kw_tcp *all;
+	uint64_t msl_ns;
+	uint32_t ephemeral_next;
+	uint8_t *txbuf;
+	size_t txcap;
+	/* sockets to free at the end of the current entry point */
+	struct kw_tcp **dead;
+	size_t ndead, capdead;
+	int depth;
+};
+
+/* ---- ring buffer (tcp_conn.c) -------------------------------------------- */
+int ring_init(struct ring *r, size_t cap);
+void ring_free(struct ring *r);
+size_t ring_write(struct ring *r, const void *p, size_t n);
+void ring_peek(const struct ring *r, size_t off, void *p, size_t n);
+void ring_drop(struct ring *r, size_t n);
+static inline size_t ring_space(const struct ring *r) { return r->cap - r->len; }
+
+/* ---- tcp_conn.c ------------------------------------------------------------ */
+struct kw_tcp *tcp_conn_new(struct kw_tcp_layer *L);
+struct kw_tcp *tcp_lookup(struct kw_tcp_layer *L, uint32_t laddr, uint16_t lport,
+			  uint32_t raddr, uint16_t rport);
+struct kw_tcp *tcp_lookup_listener(struct kw_tcp_layer *L, uint32_t laddr, uint16_t lport);
+int tcp_table_insert(struct kw_tcp_layer *L, struct kw_tcp *c);
+void tcp_table_remove(struct kw_tcp_layer *L, struct kw_tcp *c);
+seq_t tcp_isn(struct kw_tcp_layer *L, uint32_t laddr, uint16_t lport,
+	      uint32_t raddr, uint16_t rport, uint64_t now_ns);
+/* Move to CLOSED: out of the tables, timers off, keepalive closed; err (a
+ * positive errno or 0) becomes the pending and sticky error. Frees the
+ * block later if nobody holds it. */
+void tcp_set_closed(struct kw_tcp *c, int err);
+void tcp_set_state(struct kw_tcp *c, enum kw_tcp_state st);
+void tcp_notify(struct kw_tcp *c);
+void tcp_maybe_free(struct kw_tcp *c);
+/* A child of a listener finished its handshake. */
+void tcp_child_established(struct kw_tcp *c);
+void tcp_enter_time_wait(struct kw_tcp *c, uint64_t now_ns);
+void tcp_conn_init_buffers_done(struct kw_tcp *c);
+struct kw_tcp *tcp_child_new(struct kw_tcp *l, uint32_t laddr, uint32_t raddr,
+			     uint16_t rport, uint64_t now_ns);
+void tcp_input_segment(struct kw_tcp_layer *L, uint32_t src, uint32_t dst,
+		       const uint8_t *seg, size_t len, uint64_t now_ns);
+void tcp_icmp_unreachable(struct kw_tcp_layer *L, uint32_t src, uint32_t dst,
+			  const uint8_t *q, size_t len, int code, uint64_t now_ns);
+uint64_t tcp_siphash(uint64_t k0, uint64_t k1, const void *data, size_t len);
+
+/* ---- tcp_output.c ---------------------------------------------------------- */
+/* Send whatever the windows, Nagle and the state allow; an ACK if one is
+ * owed. */
+void tcp_output(struct kw_tcp *c, uint64_t now_ns);
+void tcp_send_ack(struct kw_tcp *c, uint64_t now_ns);
+void tcp_send_syn(struct kw_tcp *c, uint64_t now_ns);     /* SYN or SYN-ACK */
+void tcp_send_rst(struct kw_tcp *c, uint64_t now_ns);     /* seq SND.NXT */
+/* Retransmit one segment from SND.UNA (RTO, fast retransmit). */
+void tcp_retransmit_head(struct kw_tcp *c, uint64_t now_ns);
+void tcp_send_keepalive_probe(struct kw_tcp *c, uint64_t now_ns);
+void tcp_send_window_probe(struct kw_tcp *c, uint64_t now_ns);
+/* A reset for a segment that found no connection (RFC 9293 §3.10.7.1). */
+void tcp_reply_rst(struct kw_tcp_layer *L, uint32_t laddr, uint32_t raddr,
+		   uint16_t lport, uint16_t rport, seq_t seq, seq_t ack, bool with_ack,
+		   uint64_t now_ns);
+uint32_t tcp_rcv_window(struct kw_tcp *c);               /* what we would advertise */
+size_t tcp_unsent(const struct kw_tcp *c);               /* data not yet sent */
+seq_t tcp_data_end(const struct kw_tcp *c);              /* SND.UNA + queued data */
+
+/* ---- tcp_timer.c ----------------------------------------------------------- */
+void tcp_timer_fire(struct kw_timer *t, void *arg, uint64_t now_ns);
+/* Re-arm the heap timer at the earliest deadline of the connection. */
+void tcp_timer_update(struct kw_tcp *c);
+void tcp_rtx_arm(struct kw_tcp *c, uint64_t now_ns);     /* (re)start the RTO */
+void tcp_rtx_stop(struct kw_tcp *c);
+void tcp_rtt_sample(struct kw_tcp *c, uint64_t rtt_ns);
+void tcp_delack_arm(struct kw_tcp *c, uint64_t now_ns);
+void tcp_ka_update(struct kw_tcp *c);                    /* recompute ka_at */
+void tcp_persist_check(struct kw_tcp *c, uint64_t now_ns);
+
+/* ---- tcp_input.c ----------------------------------------------------------- */
+struct tcp_opts {
+	bool mss_ok, ws_ok, ts_ok, sack_ok;
+	uint16_t mss;
+	uint8_t ws;
+	uint32_t tsval, tsecr;
+};
+int tcp_parse_options(const uint8_t *p, size_t len, struct tcp_opts *o);
+
+#endif

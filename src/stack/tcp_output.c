@@ -1,0 +1,312 @@
+/* TCP: building and sending segments. Data segments, pure ACKs, SYN and
+ * SYN-ACK with options, RSTs, keepalive and window probes. Implements
+ * the sender side of the windows: peer's window and cwnd, Nagle's
+ * algorithm (RFC 896, off with nodelay) and sender-side SWS avoidance;
+ * and the advertised receive window with receiver-side SWS avoidance. */
+#include "stack/checksum.h"
+#include "stack/tcp_internal.h"
+
+#include <string.h>
+
+static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+}
+
+struct seg_out {
+	uint32_t laddr, raddr;
+	uint16_t lport, rport;
+	seq_t seq, ack;
+	uint8_t flags;
+	uint16_t win;
+	const uint8_t *opts;
+	size_t optlen;              /* multiple of 4 */
+	const struct ring *data;    /* payload from the ring, or NULL */
+	size_t off, len;
+};
+
+static void emit(struct kw_tcp_layer *L, const struct seg_out *s, uint64_t now_ns)
+{
+	size_t hlen = 20 + s->optlen, total = hlen + s->len;
+	uint8_t *p = L->txbuf;
+
+	if (total > L->txcap)
+		return;             /* cannot happen: len <= mss, options <= 40 */
+	put16(p, s->lport);
+	put16(p + 2, s->rport);
+	put32(p + 4, s->seq);
+	put32(p + 8, (s->flags & TH_ACK) ? s->ack : 0);
+	p[12] = (uint8_t)((hlen / 4) << 4);
+	p[13] = s->flags;
+	put16(p + 14, s->win);
+	put16(p + 16, 0);
+	put16(p + 18, 0);
+	if (s->optlen)
+		memcpy(p + 20, s->opts, s->optlen);
+	if (s->len)
+		ring_peek(s->data, s->off, p + hlen, s->len);
+	put16(p + 16, kw_checksum(p, total, kw_checksum_pseudo(s->laddr, s->raddr, 6,
+								(uint16_t)total)));
+	L->stats.segs_out++;
+	if (s->flags & TH_RST)
+		L->stats.rst_out++;
+	L->env.ip_output(L->env.ctx, s->laddr, s->raddr, p, total, now_ns);
+}
+
+/* The window to advertise, and move the advertised right edge (never
+ * back). It opens only by at least min(buffer/2, MSS) at a time. */
+uint32_t tcp_rcv_window(struct kw_tcp *c)
+{
+	uint32_t space = (uint32_t)ring_space(&c->rcv);
+	int32_t d = seq_diff(c->rcv_adv, c->rcv_nxt);
+	uint32_t cur = d > 0 ? (uint32_t)d : 0;
+	uint32_t step = (uint32_t)(c->rcv.cap / 2 < c->mss ? c->rcv.cap / 2 : c->mss);
+	uint32_t wnd = cur;
+	uint8_t ws = c->ws_ok ? c->rcv_wscale : 0;
+
+	if (space > cur && space - cur >= step)
+		wnd = space;
+	if (wnd > (uint32_t)65535 << ws)
+		wnd = (uint32_t)65535 << ws;
+	/* The field carries wnd >> ws: round the edge down to what it can say,
+	 * but not below what was advertised already. */
+	if (wnd > cur) {
+		uint32_t r = (wnd >> ws) << ws;
+		wnd = r > cur ? r : cur;
+	}
+	if (seq_gt(seq_add(c->rcv_nxt, wnd), c->rcv_adv))
+		c->rcv_adv = seq_add(c->rcv_nxt, wnd);
+	return wnd;
+}
+
+static void conn_seg(struct kw_tcp *c, struct seg_out *s, seq_t seq, uint8_t flags)
+{
+	memset(s, 0, sizeof(*s));
+	s->laddr = c->laddr;
+	s->raddr = c->raddr;
+	s->lport = c->lport;
+	s->rport = c->rport;
+	s->seq = seq;
+	s->flags = flags;
+	if (flags & TH_ACK) {
+		uint32_t w = tcp_rcv_window(c);
+		s->ack = c->rcv_nxt;
+		s->win = (uint16_t)(w >> (c->ws_ok ? c->rcv_wscale : 0));
+		c->ack_now = false;
+		c->delack_segs = 0;
+		if (c->delack_at != KW_TIME_NEVER) {
+			c->delack_at = KW_TIME_NEVER;
+			tcp_timer_update(c);
+		}
+	}
+}
+
+seq_t tcp_data_end(const struct kw_tcp *c)
+{
+	return seq_add(c->snd_una, (uint32_t)c->snd.len);
+}
+
+size_t tcp_unsent(const struct kw_tcp *c)
+{
+	int32_t d = seq_diff(tcp_data_end(c), c->snd_nxt);
+	return d > 0 ? (size_t)d : 0;
+}
+
+/* Send [seq, seq+len) from the buffer (seq >= SND.UNA), with FIN if asked. */
+static void send_data(struct kw_tcp *c, seq_t seq, size_t len, bool fin, uint64_t now_ns)
+{
+	struct seg_out s;
+	uint8_t flags = TH_ACK;
+
+	if (fin)
+		flags |= TH_FIN;
+	if (len && seq_add(seq, (uint32_t)len) == tcp_data_end(c))
+		flags |= TH_PSH;
+	conn_seg(c, &s, seq, flags);
+	s.data = &c->snd;
+	s.off = (size_t)(uint32_t)seq_diff(seq, c->snd_una);
+	s.len = len;
+	if (seq_lt(seq, c->snd_max))
+		c->layer->stats.retransmits++;
+	emit(c->layer, &s, now_ns);
+	if (fin && !c->fin_sent) {
+		c->fin_sent = true;
+		c->fin_seq = seq_add(seq, (uint32_t)len);
+	}
+}
+
+static bool can_send_data(const struct kw_tcp *c)
+{
+	switch (c->state) {
+	case KW_TCP_ESTABLISHED:
+	case KW_TCP_CLOSE_WAIT:
+	case KW_TCP_FIN_WAIT_1:
+	case KW_TCP_CLOSING:
+	case KW_TCP_LAST_ACK:
+		return true;
+	default:
+		return false;
+	}
+}
+
+void tcp_output(struct kw_tcp *c, uint64_t now_ns)
+{
+	bool sent = false;
+
+	if (can_send_data(c)) {
+		for (;;) {
+			uint32_t flight = (uint32_t)seq_diff(c->snd_nxt, c->snd_una);
+			uint32_t wnd = c->snd_wnd < c->cwnd ? c->snd_wnd : c->cwnd;
+			uint32_t avail = wnd > flight ? wnd - flight : 0;
+			size_t unsent = tcp_unsent(c), len = unsent;
+			bool fin;
+
+			if (len > c->mss)
+				len = c->mss;
+			if (len > avail)
+				len = avail;
+			fin = c->fin_queued && len == unsent &&
+			      !(c->fin_sent && seq_gt(c->snd_nxt, c->fin_seq));
+			if (len == 0 && !fin)
+				break;
+			if (len == 0 && fin && unsent > 0)
+				break;      /* data first */
+			if (len < c->mss && !fin) {
+				bool idle = c->snd_nxt == c->snd_una;
+				if (len < unsent) {
+					/* The window cuts the segment short: send only
+					 * when nothing is in flight, or the piece is at
+					 * least half the largest window seen (SWS). */
+					if (!idle && len < c->max_snd_wnd / 2)
+						break;
+				} else if (!idle && !c->nodelay) {
+					break;      /* Nagle */
+				}
+			}
+			if (seq_geq(c->snd_nxt, c->snd_max) && !c->rtt_timing && len > 0) {
+				c->rtt_timing = true;
+				c->rtt_seq = c->snd_nxt;
+				c->rtt_start = now_ns;
+			}
+			send_data(c, c->snd_nxt, len, fin, now_ns);
+			c->snd_nxt = seq_add(c->snd_nxt, (uint32_t)len + (fin ? 1 : 0));
+			c->snd_max = seq_max(c->snd_max, c->snd_nxt);
+			sent = true;
+			if (fin)
+				break;
+		}
+		if (sent && (c->rtx_at == KW_TIME_NEVER || c->persist))
+			tcp_rtx_arm(c, now_ns);
+		if (sent)
+			tcp_ka_update(c);
+		tcp_persist_check(c, now_ns);
+	}
+	if (c->ack_now)
+		tcp_send_ack(c, now_ns);
+}
+
+void tcp_send_ack(struct kw_tcp *c, uint64_t now_ns)
+{
+	struct seg_out s;
+
+	/* SND.MAX, not SND.NXT: after a go-back-N rewind SND.NXT may lie
+	 * below the peer's RCV.NXT, and it would drop the ACK unread. */
+	conn_seg(c, &s, c->snd_max, TH_ACK);
+	emit(c->layer, &s, now_ns);
+}
+
+void tcp_send_syn(struct kw_tcp *c, uint64_t now_ns)
+{
+	struct seg_out s;
+	uint8_t opts[8];
+	size_t n = 0;
+	bool synack = c->state == KW_TCP_SYN_RECEIVED;
+
+	conn_seg(c, &s, c->iss, synack ? (TH_SYN | TH_ACK) : TH_SYN);
+	/* The window of a SYN is never scaled. */
+	s.win = (uint16_t)(c->rcv.cap > 65535 ? 65535 : c->rcv.cap);
+	opts[n++] = 2;
+	opts[n++] = 4;
+	put16(opts + n, c->layer->env.mss);
+	n += 2;
+	if (!synack || c->ws_ok) {
+		opts[n++] = 1;
+		opts[n++] = 3;
+		opts[n++] = 3;
+		opts[n++] = c->rcv_wscale;
+	}
+	s.opts = opts;
+	s.optlen = n;
+	if (c->retries > 0)
+		c->layer->stats.retransmits++;
+	else {
+		c->rtt_timing = true;
+		c->rtt_seq = c->iss;
+		c->rtt_start = now_ns;
+	}
+	emit(c->layer, &s, now_ns);
+	c->snd_nxt = seq_succ(c->iss);
+	c->snd_max = seq_max(c->snd_max, c->snd_nxt);
+}
+
+void tcp_send_rst(struct kw_tcp *c, uint64_t now_ns)
+{
+	struct seg_out s;
+
+	conn_seg(c, &s, c->snd_max, TH_RST | TH_ACK);
+	emit(c->layer, &s, now_ns);
+}
+
+void tcp_retransmit_head(struct kw_tcp *c, uint64_t now_ns)
+{
+	size_t len = c->snd.len < c->mss ? c->snd.len : c->mss;
+	bool fin = c->fin_sent && len == c->snd.len;
+
+	if (c->state == KW_TCP_SYN_SENT || c->state == KW_TCP_SYN_RECEIVED) {
+		tcp_send_syn(c, now_ns);
+		return;
+	}
+	if (len == 0 && !fin)
+		return;
+	c->rtt_timing = false;              /* Karn */
+	send_data(c, c->snd_una, len, fin, now_ns);
+	c->snd_nxt = seq_max(c->snd_nxt, seq_add(c->snd_una, (uint32_t)len + (fin ? 1 : 0)));
+}
+
+void tcp_send_keepalive_probe(struct kw_tcp *c, uint64_t now_ns)
+{
+	struct seg_out s;
+
+	conn_seg(c, &s, seq_pred(c->snd_una), TH_ACK);
+	c->layer->stats.keepalive_probes++;
+	emit(c->layer, &s, now_ns);
+}
+
+/* Zero-window probe as Linux sends it: an ACK with SEQ = SND.UNA - 1 and no
+ * data, which the peer must answer with an ACK carrying its window. */
+void tcp_send_window_probe(struct kw_tcp *c, uint64_t now_ns)
+{
+	struct seg_out s;
+
+	conn_seg(c, &s, seq_pred(c->snd_una), TH_ACK);
+	emit(c->layer, &s, now_ns);
+}
+
+void tcp_reply_rst(struct kw_tcp_layer *L, uint32_t laddr, uint32_t raddr,
+		   uint16_t lport, uint16_t rport, seq_t seq, seq_t ack, bool with_ack,
+		   uint64_t now_ns)
+{
+	struct seg_out s;
+
+	memset(&s, 0, sizeof(s));
+	s.laddr = laddr;
+	s.raddr = raddr;
+	s.lport = lport;
+	s.rport = rport;
+	s.seq = seq;
+	s.ack = ack;
+	s.flags = TH_RST | (with_ack ? TH_ACK : 0);
+	emit(L, &s, now_ns);
+}
