@@ -360,6 +360,27 @@ static void reset_connection(struct kw_tcp *c)
 	tcp_set_closed(c, err);
 }
 
+/* The ACK owed to a segment outside the window or acknowledging data
+ * never sent (RFC 9293 §3.10.7.4). When the segment is a bare ACK, at
+ * most one such answer goes out per TCP_OOW_ACK_GAP per connection, as
+ * Linux does (tcp_oow_rate_limited): otherwise two ends that disagree
+ * about the sequence space (after a blind data injection, say) answer
+ * each other's ACKs forever at link speed. Segments with data or a FIN
+ * are always answered: their sender needs the ACK, and they cannot form
+ * such a loop. So is a keepalive or window probe (SEQ = RCV.NXT - 1, no
+ * data): a keepalive with a sub-second interval must not lose answers. */
+static void send_oow_ack(struct kw_tcp *c, const struct seg *s, uint64_t now_ns)
+{
+	bool probe = s->seq == seq_pred(c->rcv_nxt) && !(s->flags & TH_SYN);
+
+	if (s->dlen == 0 && !(s->flags & TH_FIN) && !probe) {
+		if (c->oow_ack_at != 0 && now_ns - c->oow_ack_at < TCP_OOW_ACK_GAP)
+			return;
+		c->oow_ack_at = now_ns;
+	}
+	tcp_send_ack(c, now_ns);
+}
+
 static void sync_input(struct kw_tcp *c, struct seg *s, uint64_t now_ns)
 {
 	int32_t d = seq_diff(c->rcv_adv, c->rcv_nxt);
@@ -397,10 +418,15 @@ static void sync_input(struct kw_tcp *c, struct seg *s, uint64_t now_ns)
 		}
 		if (c->state == KW_TCP_TIME_WAIT && (s->flags & TH_FIN))
 			c->tw_at = now_ns + 2 * c->layer->msl_ns;
-		tcp_send_ack(c, now_ns);
+		send_oow_ack(c, s, now_ns);
 		tcp_timer_update(c);
 		return;
 	}
+
+	/* Only an acceptable segment is news from the peer for keepalive
+	 * (as Linux): junk outside the window, a blind or stale segment,
+	 * must not keep a dead connection looking alive. */
+	keepalive_on_receive(&c->ka, now_ns);
 
 	/* Trim to the window. */
 	if (seq_lt(s->seq, c->rcv_nxt)) {
@@ -446,7 +472,7 @@ static void sync_input(struct kw_tcp *c, struct seg *s, uint64_t now_ns)
 		tcp_child_established(c);
 	}
 	if (seq_gt(s->ack, c->snd_max)) {
-		tcp_send_ack(c, now_ns);           /* acks data never sent */
+		send_oow_ack(c, s, now_ns);        /* acks data never sent */
 		return;
 	}
 	if (seq_lt(s->ack, seq_add(c->snd_una, -(c->max_snd_wnd > 65535 ? c->max_snd_wnd : 65535)))) {
@@ -611,8 +637,6 @@ void tcp_input_segment(struct kw_tcp_layer *L, uint32_t src, uint32_t dst,
 			reply_reset(L, &s, now_ns);
 		return;
 	}
-	if (c->state != KW_TCP_SYN_SENT || (s.flags & TH_SYN))
-		keepalive_on_receive(&c->ka, now_ns);
 	if (c->state == KW_TCP_SYN_SENT)
 		syn_sent_input(c, &s, now_ns);
 	else

@@ -43,6 +43,7 @@
 #define TCP_EPHEMERAL_HI  65535
 #define TCP_DEFAULT_MSS   536                   /* RFC 9293 when no option */
 #define TCP_MAX_WSCALE    14
+#define TCP_OOW_ACK_GAP   (500 * KW_NS_PER_MS)  /* Linux tcp_invalid_ratelimit */
 
 /* flags */
 #define TH_FIN 0x01
@@ -140,6 +141,7 @@ struct kw_tcp {
 
 	int error;              /* pending, for take_error (positive errno) */
 	int fatal;              /* sticky: recv/send return -fatal */
+	uint64_t oow_ack_at;    /* last rate-limited ACK to a bad segment (0: none) */
 	void *user;
 };
 
