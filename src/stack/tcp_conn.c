@@ -144,6 +144,14 @@ seq_t tcp_isn(struct kw_tcp_layer *L, uint32_t laddr, uint16_t lport,
 	return (seq_t)(tuple_hash(L, laddr, lport, raddr, rport, 0x15e) + now_ns / 4000);
 }
 
+/* RFC 7323 §7.1: a keyed hash per connection, so TSval says nothing of
+ * uptime and differs between connections. */
+uint32_t tcp_ts_offset(struct kw_tcp_layer *L, uint32_t laddr, uint16_t lport,
+		       uint32_t raddr, uint16_t rport)
+{
+	return (uint32_t)tuple_hash(L, laddr, lport, raddr, rport, 0x7323);
+}
+
 /* ---- tables ---------------------------------------------------------------- */
 
 static size_t bucket(const struct kw_tcp_layer *L, uint32_t laddr, uint16_t lport,
@@ -696,6 +704,7 @@ int kw_tcp_connect(struct kw_tcp *c, uint32_t addr, uint16_t port, uint64_t now_
 		goto out;
 	}
 	c->iss = tcp_isn(L, c->laddr, c->lport, c->raddr, c->rport, now_ns);
+	c->ts_offset = tcp_ts_offset(L, c->laddr, c->lport, c->raddr, c->rport);
 	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
 	c->mss = L->env.mss;
 	c->cwnd = 10 * (uint32_t)c->mss;         /* RFC 6928 */
@@ -1062,6 +1071,7 @@ struct kw_tcp *tcp_child_new(struct kw_tcp *l, uint32_t laddr, uint32_t raddr,
 		return NULL;
 	}
 	c->iss = tcp_isn(L, laddr, c->lport, raddr, rport, now_ns);
+	c->ts_offset = tcp_ts_offset(L, laddr, c->lport, raddr, rport);
 	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
 	c->recover = c->iss;
 	c->mss = L->env.mss;

@@ -6,7 +6,9 @@
  * synchronized connection draws a challenge ACK, an ACK for data never
  * sent or too old is answered and dropped. Congestion control: slow start
  * and congestion avoidance (RFC 5681), fast retransmit / NewReno fast
- * recovery (RFC 6582). */
+ * recovery (RFC 6582), cwnd bounded by tcp_cwnd_max(). RFC 7323
+ * timestamps: negotiation on the SYNs, PAWS, TS.Recent, RTT samples from
+ * TSecr. */
 #include "stack/checksum.h"
 #include "stack/tcp_internal.h"
 
@@ -99,11 +101,21 @@ static void reply_reset(struct kw_tcp_layer *L, const struct seg *s, uint64_t no
 			      seq_add(s->seq, seg_len(s)), true, now_ns);
 }
 
-static void apply_syn_options(struct kw_tcp *c, const struct seg *s)
+static void apply_syn_options(struct kw_tcp *c, const struct seg *s, uint64_t now_ns)
 {
 	uint16_t peer = s->opt.mss_ok ? s->opt.mss : TCP_DEFAULT_MSS;
 
 	c->mss = c->layer->env.mss < peer ? c->layer->env.mss : peer;
+	/* RFC 7323 §3.2: timestamps are on when the SYN we answer offered
+	 * them, or the SYN-ACK to ours carried them (we always offer). The
+	 * MSS counts no options (RFC 6691): data segments then carry 12
+	 * bytes fewer. */
+	c->ts_ok = s->opt.ts_ok;
+	if (c->ts_ok) {
+		c->ts_recent = s->opt.tsval;
+		c->ts_recent_at = now_ns;
+		c->mss = (uint16_t)(c->mss - TCP_TS_OPTLEN);
+	}
 	if (c->mss < 64)
 		c->mss = 64;
 	if (s->opt.ws_ok) {
@@ -135,7 +147,7 @@ static void listen_input(struct kw_tcp *l, const struct seg *s, uint64_t now_ns)
 	c->irs = s->seq;
 	c->rcv_nxt = seq_succ(s->seq);
 	c->rcv_adv = c->rcv_nxt;
-	apply_syn_options(c, s);
+	apply_syn_options(c, s, now_ns);
 	c->snd_wnd = s->win;            /* never scaled in a SYN */
 	c->max_snd_wnd = c->snd_wnd;
 	c->snd_wl1 = s->seq;
@@ -143,6 +155,24 @@ static void listen_input(struct kw_tcp *l, const struct seg *s, uint64_t now_ns)
 	keepalive_on_receive(&c->ka, now_ns);
 	tcp_send_syn(c, now_ns);
 	tcp_rtx_arm(c, now_ns);
+}
+
+/* RFC 7323 §4.1 / RFC 6298: with timestamps, an ACK that advances
+ * SND.UNA measures the RTT as now - TSecr, retransmissions included (the
+ * echo names the very transmission that was answered, so Karn's rule is
+ * not needed). An echo from the future or more than TCP_RTO_MAX back (a
+ * broken or forged one; 0 means "no echo" as for Linux) gives no sample. */
+static bool ts_rtt_sample(struct kw_tcp *c, const struct seg *s, uint64_t now_ns)
+{
+	int32_t d;
+
+	if (!c->ts_ok || !s->opt.ts_ok || s->opt.tsecr == 0)
+		return false;
+	d = seq_diff(tcp_ts_now(c, now_ns), s->opt.tsecr);
+	if (d < 0 || (uint64_t)d > TCP_RTO_MAX / TCP_TS_TICK)
+		return false;
+	tcp_rtt_sample(c, (uint64_t)d * TCP_TS_TICK);
+	return true;
 }
 
 static void syn_sent_input(struct kw_tcp *c, const struct seg *s, uint64_t now_ns)
@@ -168,10 +198,10 @@ static void syn_sent_input(struct kw_tcp *c, const struct seg *s, uint64_t now_n
 	c->irs = s->seq;
 	c->rcv_nxt = seq_succ(s->seq);
 	c->rcv_adv = c->rcv_nxt;
-	apply_syn_options(c, s);
+	apply_syn_options(c, s, now_ns);
 	keepalive_on_receive(&c->ka, now_ns);
 	if (ack_ok) {
-		if (c->rtt_timing && c->retries == 0)
+		if (!ts_rtt_sample(c, s, now_ns) && c->rtt_timing && c->retries == 0)
 			tcp_rtt_sample(c, now_ns - c->rtt_start);
 		c->rtt_timing = false;
 		c->retries = 0;
@@ -274,8 +304,10 @@ static void process_ack(struct kw_tcp *c, const struct seg *s, uint64_t now_ns)
 	size_t data = acked < c->snd.len ? acked : c->snd.len;
 	uint32_t mss = c->mss;
 
-	if (c->rtt_timing && seq_gt(s->ack, c->rtt_seq)) {
-		tcp_rtt_sample(c, now_ns - c->rtt_start);
+	if (ts_rtt_sample(c, s, now_ns)) {
+		c->rtt_timing = false;
+	} else if (c->rtt_timing && seq_gt(s->ack, c->rtt_seq)) {
+		tcp_rtt_sample(c, now_ns - c->rtt_start);   /* Karn: no timestamps */
 		c->rtt_timing = false;
 	}
 	ring_drop(&c->snd, data);
@@ -295,6 +327,8 @@ static void process_ack(struct kw_tcp *c, const struct seg *s, uint64_t now_ns)
 			 * deflate by what was acked, add back one MSS. */
 			tcp_retransmit_head(c, now_ns);
 			c->cwnd = c->cwnd > acked ? c->cwnd - acked + mss : mss;
+			if (c->cwnd > tcp_cwnd_max(c))
+				c->cwnd = tcp_cwnd_max(c);
 			c->layer->stats.fast_retransmits++;
 		}
 	} else {
@@ -303,8 +337,8 @@ static void process_ack(struct kw_tcp *c, const struct seg *s, uint64_t now_ns)
 			c->cwnd += acked < mss ? acked : mss;
 		else
 			c->cwnd += (uint32_t)((uint64_t)mss * mss / c->cwnd) ? (uint32_t)((uint64_t)mss * mss / c->cwnd) : 1;
-		if (c->cwnd > (1u << 30))
-			c->cwnd = 1u << 30;
+		if (c->cwnd > tcp_cwnd_max(c))
+			c->cwnd = tcp_cwnd_max(c);
 	}
 	if (c->snd_una == c->snd_max)
 		tcp_rtx_stop(c);
@@ -319,7 +353,9 @@ static void dupack(struct kw_tcp *c, uint64_t now_ns)
 
 	c->dupacks++;
 	if (c->in_recovery) {
-		c->cwnd += mss;
+		/* Inflate (RFC 5681 §3.2 (4)), bounded: duplicate ACKs are
+		 * cheap to forge and must not wrap cwnd. */
+		c->cwnd = c->cwnd > tcp_cwnd_max(c) - mss ? tcp_cwnd_max(c) : c->cwnd + mss;
 		return;
 	}
 	if (c->dupacks == 3 && seq_gt(c->snd_una, c->recover)) {
@@ -389,6 +425,18 @@ static void sync_input(struct kw_tcp *c, struct seg *s, uint64_t now_ns)
 	uint32_t slen = seg_len(s);
 	bool ok;
 
+	/* 0. PAWS (RFC 7323 §5.3 R1): a segment whose TSval is older than
+	 * TS.Recent is an old duplicate: ACK (rate-limited as for any
+	 * unacceptable segment) and drop. Not for RSTs (§5.2), and not when
+	 * TS.Recent has gone stale after 24 days idle (§5.5). Segments
+	 * without the option are taken as Linux takes them. */
+	if (c->ts_ok && s->opt.ts_ok && !(s->flags & TH_RST) &&
+	    seq_lt(s->opt.tsval, c->ts_recent) && now_ns - c->ts_recent_at <= TCP_PAWS_IDLE) {
+		send_oow_ack(c, s, now_ns);
+		tcp_timer_update(c);
+		return;
+	}
+
 	/* 1. Sequence number check. */
 	if (slen == 0)
 		ok = rwnd == 0 ? s->seq == c->rcv_nxt : seq_in_range(s->seq, c->rcv_nxt, wend);
@@ -413,7 +461,13 @@ static void sync_input(struct kw_tcp *c, struct seg *s, uint64_t now_ns)
 
 	if (!ok) {
 		if (c->state == KW_TCP_SYN_RECEIVED && (s->flags & TH_SYN) && s->seq == c->irs) {
-			tcp_send_syn(c, now_ns);    /* our SYN-ACK was lost */
+			/* Our SYN-ACK was lost: answer the retransmitted SYN,
+			 * echoing its TSval so the peer's RTT sample is right. */
+			if (c->ts_ok && s->opt.ts_ok && seq_geq(s->opt.tsval, c->ts_recent)) {
+				c->ts_recent = s->opt.tsval;
+				c->ts_recent_at = now_ns;
+			}
+			tcp_send_syn(c, now_ns);
 			return;
 		}
 		if (c->state == KW_TCP_TIME_WAIT && (s->flags & TH_FIN))
@@ -478,6 +532,15 @@ static void sync_input(struct kw_tcp *c, struct seg *s, uint64_t now_ns)
 	if (seq_lt(s->ack, seq_add(c->snd_una, -(c->max_snd_wnd > 65535 ? c->max_snd_wnd : 65535)))) {
 		tcp_send_ack(c, now_ns);           /* RFC 5961 §5.2 */
 		return;
+	}
+	/* TS.Recent (RFC 7323 §4.3, §5.3 R3): from a segment acceptable in
+	 * sequence and in ACK (as Linux: a blind segment with a bad ACK must
+	 * not move it) that covers Last.ACK.sent, and is not older than
+	 * TS.Recent unless that went stale (24 days idle). */
+	if (c->ts_ok && s->opt.ts_ok && seq_leq(s->seq, c->last_ack_sent) &&
+	    (seq_geq(s->opt.tsval, c->ts_recent) || now_ns - c->ts_recent_at > TCP_PAWS_IDLE)) {
+		c->ts_recent = s->opt.tsval;
+		c->ts_recent_at = now_ns;
 	}
 	{
 		uint32_t nwnd = (uint32_t)s->win << c->snd_wscale;

@@ -44,6 +44,12 @@
 #define TCP_DEFAULT_MSS   536                   /* RFC 9293 when no option */
 #define TCP_MAX_WSCALE    14
 #define TCP_OOW_ACK_GAP   (500 * KW_NS_PER_MS)  /* Linux tcp_invalid_ratelimit */
+#define TCP_CWND_MAX      (1u << 30)            /* cwnd never grows past this */
+/* RFC 7323 timestamps: the TSval clock ticks once per millisecond; the
+ * option takes 12 bytes of every segment (NOP, NOP, kind 8, len 10). */
+#define TCP_TS_TICK       KW_NS_PER_MS
+#define TCP_TS_OPTLEN     12
+#define TCP_PAWS_IDLE     (24ull * 24 * 3600 * KW_NS_PER_S) /* RFC 7323 §5.5 */
 
 /* flags */
 #define TH_FIN 0x01
@@ -101,8 +107,11 @@ struct kw_tcp {
 	bool wr_shut, rd_shut;
 	uint16_t mss;           /* what we send per segment */
 	uint8_t snd_wscale, rcv_wscale;
-	bool ws_ok, ts_ok;
-	uint32_t ts_recent;
+	bool ws_ok, ts_ok;      /* ts_ok: RFC 7323 timestamps agreed */
+	uint32_t ts_offset;     /* TSval = now in ms + ts_offset (secret, per connection) */
+	uint32_t ts_recent;     /* TS.Recent: the TSval to echo */
+	uint64_t ts_recent_at;  /* when TS.Recent was last updated (PAWS idle rule) */
+	seq_t last_ack_sent;    /* Last.ACK.sent (RFC 7323 §4.3) */
 
 	/* receive sequence space */
 	seq_t irs, rcv_nxt, rcv_adv;             /* rcv_adv: right edge advertised */
@@ -119,7 +128,7 @@ struct kw_tcp {
 	bool in_recovery;
 	seq_t recover;
 
-	/* RTT (RFC 6298, Karn) */
+	/* RTT (RFC 6298; Karn's timed segment only without timestamps) */
 	bool rtt_timing;
 	seq_t rtt_seq;
 	uint64_t rtt_start;
@@ -202,6 +211,19 @@ void tcp_input_segment(struct kw_tcp_layer *L, uint32_t src, uint32_t dst,
 void tcp_icmp_unreachable(struct kw_tcp_layer *L, uint32_t src, uint32_t dst,
 			  const uint8_t *q, size_t len, int code, uint64_t now_ns);
 uint64_t tcp_siphash(uint64_t k0, uint64_t k1, const void *data, size_t len);
+/* The per-connection TSval offset from the layer's secret (RFC 7323 §7.1). */
+uint32_t tcp_ts_offset(struct kw_tcp_layer *L, uint32_t laddr, uint16_t lport,
+		       uint32_t raddr, uint16_t rport);
+static inline uint32_t tcp_ts_now(const struct kw_tcp *c, uint64_t now_ns)
+{
+	return (uint32_t)(now_ns / TCP_TS_TICK) + c->ts_offset;
+}
+/* Largest cwnd (RFC 5681 growth and fast-recovery inflation stop here, so
+ * forged duplicate ACKs cannot wrap it). */
+static inline uint32_t tcp_cwnd_max(const struct kw_tcp *c)
+{
+	return c->snd.cap > TCP_CWND_MAX ? (uint32_t)c->snd.cap : TCP_CWND_MAX;
+}
 
 /* ---- tcp_output.c ---------------------------------------------------------- */
 /* Send whatever the windows, Nagle and the state allow; an ACK if one is

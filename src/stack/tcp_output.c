@@ -23,6 +23,7 @@ struct seg_out {
 	uint16_t win;
 	const uint8_t *opts;
 	size_t optlen;              /* multiple of 4 */
+	uint8_t optbuf[40];         /* options built here (opts points to it) */
 	const struct ring *data;    /* payload from the ring, or NULL */
 	size_t off, len;
 };
@@ -81,7 +82,22 @@ uint32_t tcp_rcv_window(struct kw_tcp *c)
 	return wnd;
 }
 
-static void conn_seg(struct kw_tcp *c, struct seg_out *s, seq_t seq, uint8_t flags)
+/* NOP, NOP, TS (RFC 7323 Appendix A layout) at p: TCP_TS_OPTLEN bytes. */
+static void put_ts(uint8_t *p, uint32_t tsval, uint32_t tsecr)
+{
+	p[0] = 1;
+	p[1] = 1;
+	p[2] = 8;
+	p[3] = 10;
+	put32(p + 4, tsval);
+	put32(p + 8, tsecr);
+}
+
+/* A segment of connection c. Once timestamps are agreed every segment
+ * carries TSval and TSecr = TS.Recent (RFC 7323 §3.2), RSTs included
+ * (a SHOULD there; Linux does the same). */
+static void conn_seg(struct kw_tcp *c, struct seg_out *s, seq_t seq, uint8_t flags,
+		     uint64_t now_ns)
 {
 	memset(s, 0, sizeof(*s));
 	s->laddr = c->laddr;
@@ -93,6 +109,7 @@ static void conn_seg(struct kw_tcp *c, struct seg_out *s, seq_t seq, uint8_t fla
 	if (flags & TH_ACK) {
 		uint32_t w = tcp_rcv_window(c);
 		s->ack = c->rcv_nxt;
+		c->last_ack_sent = c->rcv_nxt;
 		s->win = (uint16_t)(w >> (c->ws_ok ? c->rcv_wscale : 0));
 		c->ack_now = false;
 		c->delack_segs = 0;
@@ -100,6 +117,11 @@ static void conn_seg(struct kw_tcp *c, struct seg_out *s, seq_t seq, uint8_t fla
 			c->delack_at = KW_TIME_NEVER;
 			tcp_timer_update(c);
 		}
+	}
+	if (c->ts_ok) {
+		put_ts(s->optbuf, tcp_ts_now(c, now_ns), c->ts_recent);
+		s->opts = s->optbuf;
+		s->optlen = TCP_TS_OPTLEN;
 	}
 }
 
@@ -124,7 +146,7 @@ static void send_data(struct kw_tcp *c, seq_t seq, size_t len, bool fin, uint64_
 		flags |= TH_FIN;
 	if (len && seq_add(seq, (uint32_t)len) == tcp_data_end(c))
 		flags |= TH_PSH;
-	conn_seg(c, &s, seq, flags);
+	conn_seg(c, &s, seq, flags, now_ns);
 	s.data = &c->snd;
 	s.off = (size_t)(uint32_t)seq_diff(seq, c->snd_una);
 	s.len = len;
@@ -185,7 +207,11 @@ void tcp_output(struct kw_tcp *c, uint64_t now_ns)
 					break;      /* Nagle */
 				}
 			}
-			if (seq_geq(c->snd_nxt, c->snd_max) && !c->rtt_timing && len > 0) {
+			/* Karn's single timed segment, only without timestamps:
+			 * with them every ACK that advances SND.UNA is a sample
+			 * (RFC 7323 §4.1). */
+			if (!c->ts_ok && seq_geq(c->snd_nxt, c->snd_max) && !c->rtt_timing &&
+			    len > 0) {
 				c->rtt_timing = true;
 				c->rtt_seq = c->snd_nxt;
 				c->rtt_start = now_ns;
@@ -213,18 +239,18 @@ void tcp_send_ack(struct kw_tcp *c, uint64_t now_ns)
 
 	/* SND.MAX, not SND.NXT: after a go-back-N rewind SND.NXT may lie
 	 * below the peer's RCV.NXT, and it would drop the ACK unread. */
-	conn_seg(c, &s, c->snd_max, TH_ACK);
+	conn_seg(c, &s, c->snd_max, TH_ACK, now_ns);
 	emit(c->layer, &s, now_ns);
 }
 
 void tcp_send_syn(struct kw_tcp *c, uint64_t now_ns)
 {
 	struct seg_out s;
-	uint8_t opts[8];
+	uint8_t *opts = s.optbuf;
 	size_t n = 0;
 	bool synack = c->state == KW_TCP_SYN_RECEIVED;
 
-	conn_seg(c, &s, c->iss, synack ? (TH_SYN | TH_ACK) : TH_SYN);
+	conn_seg(c, &s, c->iss, synack ? (TH_SYN | TH_ACK) : TH_SYN, now_ns);
 	/* The window of a SYN is never scaled. */
 	s.win = (uint16_t)(c->rcv.cap > 65535 ? 65535 : c->rcv.cap);
 	opts[n++] = 2;
@@ -236,6 +262,12 @@ void tcp_send_syn(struct kw_tcp *c, uint64_t now_ns)
 		opts[n++] = 3;
 		opts[n++] = 3;
 		opts[n++] = c->rcv_wscale;
+	}
+	/* Timestamps: offered on a SYN, answered on a SYN-ACK only when the
+	 * peer's SYN offered them (RFC 7323 §3.2). TSecr is 0 on a SYN. */
+	if (!synack || c->ts_ok) {
+		put_ts(opts + n, tcp_ts_now(c, now_ns), synack ? c->ts_recent : 0);
+		n += TCP_TS_OPTLEN;
 	}
 	s.opts = opts;
 	s.optlen = n;
@@ -255,7 +287,7 @@ void tcp_send_rst(struct kw_tcp *c, uint64_t now_ns)
 {
 	struct seg_out s;
 
-	conn_seg(c, &s, c->snd_max, TH_RST | TH_ACK);
+	conn_seg(c, &s, c->snd_max, TH_RST | TH_ACK, now_ns);
 	emit(c->layer, &s, now_ns);
 }
 
@@ -279,7 +311,7 @@ void tcp_send_keepalive_probe(struct kw_tcp *c, uint64_t now_ns)
 {
 	struct seg_out s;
 
-	conn_seg(c, &s, seq_pred(c->snd_una), TH_ACK);
+	conn_seg(c, &s, seq_pred(c->snd_una), TH_ACK, now_ns);
 	c->layer->stats.keepalive_probes++;
 	emit(c->layer, &s, now_ns);
 }
@@ -290,7 +322,7 @@ void tcp_send_window_probe(struct kw_tcp *c, uint64_t now_ns)
 {
 	struct seg_out s;
 
-	conn_seg(c, &s, seq_pred(c->snd_una), TH_ACK);
+	conn_seg(c, &s, seq_pred(c->snd_una), TH_ACK, now_ns);
 	emit(c->layer, &s, now_ns);
 }
 

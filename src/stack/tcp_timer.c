@@ -13,9 +13,11 @@
  * RTO (RFC 6298): initial 1 s; after samples SRTT + max(G, 4*RTTVAR) with
  * G = 1 ms, clamped to [200 ms, 120 s] (the 200 ms floor is Linux's; RFC
  * 6298 (2.4) says 1 s, this is a documented deviation); doubled on each
- * expiry; samples follow Karn's rule (no sample from a retransmitted
- * segment: one segment is timed at a time and timing stops on a
- * retransmission). After TCP_SYN_RETRIES (SYN-SENT, SYN-RECEIVED) or
+ * expiry. With RFC 7323 timestamps agreed, every ACK that advances
+ * SND.UNA gives a sample, now - TSecr (1 ms ticks), retransmissions
+ * included (tcp_input.c); without them samples follow Karn's rule (no
+ * sample from a retransmitted segment: one segment is timed at a time
+ * and timing stops on a retransmission). After TCP_SYN_RETRIES (SYN-SENT, SYN-RECEIVED) or
  * TCP_DATA_RETRIES consecutive expiries the connection fails with
  * ETIMEDOUT. */
 #include "stack/tcp_internal.h"
