@@ -20,41 +20,22 @@
 # 10.235.X.1/24 and 10.236.X.1/24, the stack (tests/stack/kwtcp) attaching
 # as .2 with a fixed MAC. Needs root, /dev/net/tun, ip, socat, nft.
 . "${KW_SRCDIR:-$(dirname "$0")/../..}/tests/lib/tap.sh"
+. "$KW_SRCDIR/tests/lib/onens.sh"
 
 require_root
 [ -c /dev/net/tun ] || skip_all "/dev/net/tun is missing"
 require_cmd ip socat nft awk
 
 KWTCP="$KW_BUILDDIR/tests/stack/kwtcp"
-NS="kw-$$-kka"
 NET=$(($$ % 250 + 1))
 K0="10.235.$NET.1"
 S0="10.235.$NET.2"
 K1="10.236.$NET.1"
 S1="10.236.$NET.2"
-TMP=
-ns_created=
 
-cleanup() {
-	{
-		if [ -n "$ns_created" ]; then
-			pids=$(ip netns pids "$NS")
-			[ -z "$pids" ] || kill -KILL $pids
-			ip netns delete "$NS"
-		fi
-		[ -z "$TMP" ] || rm -rf "$TMP"
-	} >/dev/null 2>&1
-	ns_created=
-	TMP=
-}
-trap cleanup EXIT
-trap 'cleanup; trap - EXIT; exit 130' INT
-trap 'cleanup; trap - EXIT; exit 143' TERM
 
 [ -x "$KWTCP" ] || { echo "Bail out! $KWTCP is not built (make check builds it)"; exit 1; }
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/kw-kka.$$.XXXXXX") || exit 1
-ip netns add "$NS" || { echo "Bail out! cannot create network namespace $NS"; exit 1; }
-ns_created=1
+onens_setup kka
 {
 	ip -n "$NS" link set lo up &&
 	ip -n "$NS" tuntap add dev kwtap0 mode tap &&

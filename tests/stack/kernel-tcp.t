@@ -13,42 +13,23 @@
 # (bulk) and a small python3 peer (close/reset semantics).
 # Needs root, /dev/net/tun, ip, socat, python3, sha256sum.
 . "${KW_SRCDIR:-$(dirname "$0")/../..}/tests/lib/tap.sh"
+. "$KW_SRCDIR/tests/lib/onens.sh"
 
 require_root
 [ -c /dev/net/tun ] || skip_all "/dev/net/tun is missing"
 require_cmd ip socat python3 sha256sum awk
 
 KWTCP="$KW_BUILDDIR/tests/stack/kwtcp"
-NS="kw-$$-ktcp"
 NET=$(($$ % 250 + 1))
 KERNEL_ADDR="10.234.$NET.1"
 STACK_ADDR="10.234.$NET.2"
 STACK_MAC=02:6b:77:00:00:02
 TAPDEV=kwtap0
 BULK=67108864		# 64 MiB
-TMP=
-ns_created=
 
-cleanup() {
-	{
-		if [ -n "$ns_created" ]; then
-			pids=$(ip netns pids "$NS")
-			[ -z "$pids" ] || kill -KILL $pids
-			ip netns delete "$NS"
-		fi
-		[ -z "$TMP" ] || rm -rf "$TMP"
-	} >/dev/null 2>&1
-	ns_created=
-	TMP=
-}
-trap cleanup EXIT
-trap 'cleanup; trap - EXIT; exit 130' INT
-trap 'cleanup; trap - EXIT; exit 143' TERM
 
 [ -x "$KWTCP" ] || { echo "Bail out! $KWTCP is not built (make check builds it)"; exit 1; }
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/kw-ktcp.$$.XXXXXX") || exit 1
-ip netns add "$NS" || { echo "Bail out! cannot create network namespace $NS"; exit 1; }
-ns_created=1
+onens_setup ktcp
 {
 	ip -n "$NS" link set lo up &&
 	ip -n "$NS" tuntap add dev "$TAPDEV" mode tap &&

@@ -9,44 +9,23 @@
 # TAP is 10.232.X.1/24. Needs root, /dev/net/tun, ip and ping
 # (Debian: iproute2, iputils-ping).
 . "${KW_SRCDIR:-$(dirname "$0")/../..}/tests/lib/tap.sh"
+. "$KW_SRCDIR/tests/lib/onens.sh"
 
 require_root
 [ -c /dev/net/tun ] || skip_all "/dev/net/tun is missing"
 require_cmd ip ping
 
 KWSTACK="$KW_BUILDDIR/tests/stack/kwstack"
-NS="kw-$$-ping"
 NET=$(($$ % 250 + 1))
 KERNEL_ADDR="10.232.$NET.1"
 STACK_ADDR="10.232.$NET.2"
 NOBODY_ADDR="10.232.$NET.3"
 TAPDEV=kwtap0
-TMP=
 stack_pid=
-ns_created=
 
-cleanup() {
-	{
-		[ -z "$stack_pid" ] || kill -TERM "$stack_pid"
-		if [ -n "$ns_created" ]; then
-			pids=$(ip netns pids "$NS")
-			[ -z "$pids" ] || kill -KILL $pids
-			ip netns delete "$NS"
-		fi
-		[ -z "$TMP" ] || rm -rf "$TMP"
-	} >/dev/null 2>&1
-	stack_pid=
-	ns_created=
-	TMP=
-}
-trap cleanup EXIT
-trap 'cleanup; trap - EXIT; exit 130' INT
-trap 'cleanup; trap - EXIT; exit 143' TERM
 
 [ -x "$KWSTACK" ] || { echo "Bail out! $KWSTACK is not built (make check builds it)"; exit 1; }
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/kw-ping.$$.XXXXXX") || exit 1
-ip netns add "$NS" || { echo "Bail out! cannot create network namespace $NS"; exit 1; }
-ns_created=1
+onens_setup ping
 ip -n "$NS" link set lo up
 
 

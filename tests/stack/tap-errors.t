@@ -5,39 +5,18 @@
 # unprivileged caller are each named as such. Runs inside a network
 # namespace this test creates. Needs root, /dev/net/tun, ip, setpriv.
 . "${KW_SRCDIR:-$(dirname "$0")/../..}/tests/lib/tap.sh"
+. "$KW_SRCDIR/tests/lib/onens.sh"
 
 require_root
 [ -c /dev/net/tun ] || skip_all "/dev/net/tun is missing"
 require_cmd ip setpriv
 
 KWSTACK="$KW_BUILDDIR/tests/stack/kwstack"
-NS="kw-$$-taperr"
-TMP=
 first_pid=
-ns_created=
 
-cleanup() {
-	{
-		[ -z "$first_pid" ] || kill -TERM "$first_pid"
-		if [ -n "$ns_created" ]; then
-			pids=$(ip netns pids "$NS")
-			[ -z "$pids" ] || kill -KILL $pids
-			ip netns delete "$NS"
-		fi
-		[ -z "$TMP" ] || rm -rf "$TMP"
-	} >/dev/null 2>&1
-	first_pid=
-	ns_created=
-	TMP=
-}
-trap cleanup EXIT
-trap 'cleanup; trap - EXIT; exit 130' INT
-trap 'cleanup; trap - EXIT; exit 143' TERM
 
 [ -x "$KWSTACK" ] || { echo "Bail out! $KWSTACK is not built (make check builds it)"; exit 1; }
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/kw-taperr.$$.XXXXXX") || exit 1
-ip netns add "$NS" || { echo "Bail out! cannot create network namespace $NS"; exit 1; }
-ns_created=1
+onens_setup taperr
 
 kwstack() { ip netns exec "$NS" "$KWSTACK" --address 10.233.0.2/24 --seconds 1 "$@"; }
 
