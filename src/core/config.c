@@ -305,6 +305,83 @@ static void load_user_timeout(struct loader *l)
 		bad_value(l, "KEEPWIRE_USER_TIMEOUT", v, why);
 }
 
+/* ---- direct mode ------------------------------------------------------ */
+
+static void load_gateway(struct loader *l)
+{
+	struct kw_config *cfg = l->cfg;
+	const char *v = get(l, "KEEPWIRE_GATEWAY");
+	char why[KW_DIAG_TEXT], reason[128], net[KW_IPV4_TEXT], own[16];
+	struct kw_ipv4_net on_link;
+	uint32_t gw;
+
+	if (v == NULL)
+		return;
+	if (!kw_parse_ipv4(v, &gw, why, sizeof(why))) {
+		bad_value(l, "KEEPWIRE_GATEWAY", v, why);
+		return;
+	}
+	if (cfg->address == 0) {
+		/* Without a (valid) address only the kind of address is known. */
+		if (!kw_check_host_address(gw, 32, reason, sizeof(reason))) {
+			snprintf(why, sizeof(why), "%s; expected a host address a.b.c.d", reason);
+			bad_value(l, "KEEPWIRE_GATEWAY", v, why);
+			return;
+		}
+		cfg->gateway = gw;
+		return;
+	}
+	/* The gateway is reached by ARP: it must be on the on-link network. */
+	on_link.prefix = (uint8_t)cfg->prefix_len;
+	on_link.addr = cfg->address & kw_ipv4_mask(cfg->prefix_len);
+	kw_ipv4_net_format(on_link.addr, on_link.prefix, net, sizeof(net));
+	kw_ipv4_format(cfg->address, own, sizeof(own));
+	if (!kw_ipv4_net_contains(&on_link, gw))
+		snprintf(reason, sizeof(reason), "outside KEEPWIRE_ADDRESS's network %s", net);
+	else if (gw == cfg->address)
+		snprintf(reason, sizeof(reason), "the same as KEEPWIRE_ADDRESS");
+	else if (kw_check_host_address(gw, cfg->prefix_len, reason, sizeof(reason))) {
+		cfg->gateway = gw;
+		return;
+	}
+	snprintf(why, sizeof(why), "%s; expected a host address on %s other than %s",
+		 reason, net, own);
+	bad_value(l, "KEEPWIRE_GATEWAY", v, why);
+}
+
+/* The direct-mode variables, each validated when set (DESIGN §2). */
+static void load_direct(struct loader *l)
+{
+	struct kw_config *cfg = l->cfg;
+	char why[KW_DIAG_TEXT];
+	const char *v;
+
+	v = get(l, "KEEPWIRE_TAP");
+	if (v != NULL && !kw_parse_ifname(v, cfg->tap_name, why, sizeof(why)))
+		bad_value(l, "KEEPWIRE_TAP", v, why);
+	v = get(l, "KEEPWIRE_ADDRESS");
+	if (v != NULL && !kw_parse_host_address(v, &cfg->address, &cfg->prefix_len,
+						why, sizeof(why)))
+		bad_value(l, "KEEPWIRE_ADDRESS", v, why);
+	load_gateway(l);
+	v = get(l, "KEEPWIRE_MAC");
+	if (v != NULL) {
+		cfg->has_mac = kw_parse_mac(v, cfg->mac, why, sizeof(why));
+		if (!cfg->has_mac)
+			bad_value(l, "KEEPWIRE_MAC", v, why);
+	}
+	v = get(l, "KEEPWIRE_MTU");
+	if (v != NULL) {
+		cfg->has_mtu = kw_parse_mtu(v, &cfg->mtu, why, sizeof(why));
+		if (!cfg->has_mtu)
+			bad_value(l, "KEEPWIRE_MTU", v, why);
+	}
+	v = get(l, "KEEPWIRE_ROUTE");
+	if (v != NULL && !kw_parse_ipv4_net_list(v, cfg->routes, KW_ROUTE_MAX,
+						 &cfg->route_count, why, sizeof(why)))
+		bad_value(l, "KEEPWIRE_ROUTE", v, why);
+}
+
 static void note_rounding(struct loader *l, const char *name, uint64_t ms)
 {
 	const char *v = get(l, name);
@@ -351,6 +428,7 @@ int kw_config_load(struct kw_config *cfg, kw_env_lookup_fn lookup, void *ctx,
 	v = get(&l, "KEEPWIRE_POLICY");
 	if (v != NULL && !kw_parse_policy(v, &cfg->policy, why, sizeof(why)))
 		bad_value(&l, "KEEPWIRE_POLICY", v, why);
+	load_direct(&l);
 
 	if (diag->errors > 0) {
 		cfg->enabled = false;

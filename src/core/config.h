@@ -8,6 +8,8 @@
 #ifndef KW_CORE_CONFIG_H
 #define KW_CORE_CONFIG_H
 
+#include "core/netaddr.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -37,6 +39,20 @@ struct kw_config {
 	enum kw_log_level log_level;
 	bool strict;
 	enum kw_mode mode;
+
+	/* Direct mode (KEEPWIRE_TAP ... KEEPWIRE_ROUTE). Every one that is set
+	 * is validated whatever the mode, so a typo is reported even while
+	 * direct mode is not available; unset ones keep these values. */
+	char tap_name[KW_IFNAMSIZ];    /* "": unset */
+	uint32_t address;              /* host byte order; 0: unset */
+	unsigned prefix_len;           /* of address: the on-link network */
+	uint32_t gateway;              /* 0: unset, only the on-link network */
+	bool has_mac;                  /* false: a random locally administered one */
+	uint8_t mac[6];
+	bool has_mtu;                  /* false: the device's */
+	unsigned mtu;
+	unsigned route_count;          /* 0: every non-loopback IPv4 destination */
+	struct kw_ipv4_net routes[KW_ROUTE_MAX];
 };
 
 /* What the kernel is told in socket mode: whole seconds, rounded up. */

@@ -205,11 +205,196 @@ static void test_bad_values(void)
 	tap_ok(cfg.strict && !cfg.enabled && diag.errors == 1, "strict survives a bad value");
 }
 
+/* ---- direct mode ------------------------------------------------------ */
+
+#define IFNAME_RULE "expected an interface name of 1 to 15 ASCII characters without " \
+	"/, :, %, whitespace or control characters, not . or .. (tap0)"
+#define HOST_RULE "expected a host address and prefix length a.b.c.d/n, n from 1 to " \
+	"32 (10.0.0.2/24)"
+#define IPV4_RULE "expected an IPv4 address a.b.c.d: four decimal numbers from 0 to " \
+	"255 without leading zeros"
+#define MAC_RULE "expected a unicast MAC address xx:xx:xx:xx:xx:xx in hex " \
+	"(02:00:00:00:00:01)"
+#define MTU_RULE "expected a whole number from 576 to 65535"
+#define ROUTE_RULE "expected 1 to 16 comma-separated networks a.b.c.d/n with the " \
+	"host bits zero, or addresses a.b.c.d, without spaces (10.0.0.0/8,192.168.1.0/24)"
+
+/* A whole environment with exactly one error, of this text. */
+static void bad_env(const char *const *env, const char *desc, const char *want_text)
+{
+	char d[256];
+
+	snprintf(d, sizeof(d), "%s: one error, keepwire off", desc);
+	tap_ok(load(env) == 1 && diag.count == 1 && !cfg.enabled &&
+	       diag.item[0].level == KW_LOG_ERROR, d);
+	snprintf(d, sizeof(d), "%s: message", desc);
+	tap_is_str(diag.count ? diag.item[0].text : NULL, want_text, d);
+}
+
+static void test_direct_values(void)
+{
+	load(ENV("UNRELATED=1"));
+	tap_ok(cfg.tap_name[0] == '\0' && cfg.address == 0 && cfg.prefix_len == 0 &&
+	       cfg.gateway == 0 && !cfg.has_mac && !cfg.has_mtu && cfg.route_count == 0,
+	       "direct-mode fields unset by default");
+
+	load(ENV("KEEPWIRE_TAP=kwtap0", "KEEPWIRE_ADDRESS=10.0.0.2/24",
+		 "KEEPWIRE_GATEWAY=10.0.0.1", "KEEPWIRE_MAC=02:00:5E:10:00:2a",
+		 "KEEPWIRE_MTU=1400", "KEEPWIRE_ROUTE=192.168.0.0/16,203.0.113.7"));
+	tap_ok(cfg.enabled && diag.errors == 0 && diag.count == 0,
+	       "valid direct-mode variables: no message, keepwire on (socket mode)");
+	tap_ok(cfg.mode == KW_MODE_SOCKET, "... the mode stays socket");
+	tap_is_str(cfg.tap_name, "kwtap0", "KEEPWIRE_TAP");
+	tap_ok(cfg.address == 0x0a000002u && cfg.prefix_len == 24, "KEEPWIRE_ADDRESS");
+	tap_is_u64(cfg.gateway, 0x0a000001u, "KEEPWIRE_GATEWAY");
+	tap_ok(cfg.has_mac && cfg.mac[0] == 0x02 && cfg.mac[2] == 0x5e && cfg.mac[5] == 0x2a,
+	       "KEEPWIRE_MAC");
+	tap_ok(cfg.has_mtu && cfg.mtu == 1400, "KEEPWIRE_MTU");
+	tap_ok(cfg.route_count == 2 && cfg.routes[0].addr == 0xc0a80000u &&
+	       cfg.routes[0].prefix == 16 && cfg.routes[1].addr == 0xcb007107u &&
+	       cfg.routes[1].prefix == 32, "KEEPWIRE_ROUTE");
+
+	load(ENV("KEEPWIRE_ADDRESS=10.0.0.0/31", "KEEPWIRE_GATEWAY=10.0.0.1"));
+	tap_ok(cfg.enabled && cfg.gateway == 0x0a000001u, "a /31 uses both of its addresses");
+	load(ENV("KEEPWIRE_ADDRESS=10.1.2.3/8", "KEEPWIRE_GATEWAY=10.255.0.1"));
+	tap_ok(cfg.enabled && cfg.prefix_len == 8, "gateway anywhere in a /8");
+	load(ENV("KEEPWIRE_GATEWAY=192.0.2.1"));
+	tap_ok(cfg.enabled && cfg.gateway == 0xc0000201u, "a gateway without an address");
+	load(ENV("KEEPWIRE_ROUTE=0.0.0.0/0"));
+	tap_ok(cfg.enabled && cfg.route_count == 1 && cfg.routes[0].prefix == 0,
+	       "KEEPWIRE_ROUTE=0.0.0.0/0");
+	load(ENV("KEEPWIRE_MODE=direct", "KEEPWIRE_TAP=tap0", "KEEPWIRE_ADDRESS=10.0.0.2/24"));
+	tap_ok(diag.errors == 1 && !cfg.enabled &&
+	       strstr(diag.item[0].text, "direct mode is not available") != NULL,
+	       "KEEPWIRE_MODE=direct still gives its one error with valid direct variables");
+}
+
+static void test_direct_bad(void)
+{
+	bad("KEEPWIRE_TAP=", "KEEPWIRE_TAP=\"\": empty value; " IFNAME_RULE);
+	bad("KEEPWIRE_TAP=tap/0", "KEEPWIRE_TAP=\"tap/0\": contains '/'; " IFNAME_RULE);
+	bad("KEEPWIRE_TAP=abcdefghijklmnop",
+	    "KEEPWIRE_TAP=\"abcdefghijklmnop\": longer than 15 characters; " IFNAME_RULE);
+	bad("KEEPWIRE_TAP=..", "KEEPWIRE_TAP=\"..\": not a name; " IFNAME_RULE);
+	bad("KEEPWIRE_TAP=tap 0", "KEEPWIRE_TAP=\"tap 0\": contains whitespace; " IFNAME_RULE);
+	bad("KEEPWIRE_TAP=tap%d", "KEEPWIRE_TAP=\"tap%d\": contains '%'; " IFNAME_RULE);
+
+	bad("KEEPWIRE_ADDRESS=", "KEEPWIRE_ADDRESS=\"\": empty value; " HOST_RULE);
+	bad("KEEPWIRE_ADDRESS=10.0.0.2",
+	    "KEEPWIRE_ADDRESS=\"10.0.0.2\": missing /prefix length; " HOST_RULE);
+	bad("KEEPWIRE_ADDRESS=10.0.0.2/33",
+	    "KEEPWIRE_ADDRESS=\"10.0.0.2/33\": the prefix length is greater than 32; " HOST_RULE);
+	bad("KEEPWIRE_ADDRESS=10.0.0.2/0", "KEEPWIRE_ADDRESS=\"10.0.0.2/0\": a /0 network "
+	    "would put every destination on-link; " HOST_RULE);
+	bad("KEEPWIRE_ADDRESS=010.0.0.2/24", "KEEPWIRE_ADDRESS=\"010.0.0.2/24\": a part has a "
+	    "leading zero (read as octal by some tools); " HOST_RULE);
+	bad("KEEPWIRE_ADDRESS=10.0.0.256/24",
+	    "KEEPWIRE_ADDRESS=\"10.0.0.256/24\": a part is greater than 255; " HOST_RULE);
+	bad("KEEPWIRE_ADDRESS=10.0.0/24",
+	    "KEEPWIRE_ADDRESS=\"10.0.0/24\": fewer than four parts; " HOST_RULE);
+	bad("KEEPWIRE_ADDRESS=10.0.0.0/24",
+	    "KEEPWIRE_ADDRESS=\"10.0.0.0/24\": the network address of 10.0.0.0/24; " HOST_RULE);
+	bad("KEEPWIRE_ADDRESS=10.0.0.255/24",
+	    "KEEPWIRE_ADDRESS=\"10.0.0.255/24\": the broadcast address of 10.0.0.0/24; "
+	    HOST_RULE);
+	bad("KEEPWIRE_ADDRESS=127.0.0.2/8",
+	    "KEEPWIRE_ADDRESS=\"127.0.0.2/8\": a loopback address; " HOST_RULE);
+	bad("KEEPWIRE_ADDRESS=239.1.1.1/24",
+	    "KEEPWIRE_ADDRESS=\"239.1.1.1/24\": a multicast address; " HOST_RULE);
+
+	bad("KEEPWIRE_GATEWAY=", "KEEPWIRE_GATEWAY=\"\": empty value; " IPV4_RULE);
+	bad("KEEPWIRE_GATEWAY=10.0.0.1/24",
+	    "KEEPWIRE_GATEWAY=\"10.0.0.1/24\": a prefix length is not accepted here; " IPV4_RULE);
+	bad("KEEPWIRE_GATEWAY=router",
+	    "KEEPWIRE_GATEWAY=\"router\": a part is not a decimal number; " IPV4_RULE);
+	bad("KEEPWIRE_GATEWAY=0.0.0.0", "KEEPWIRE_GATEWAY=\"0.0.0.0\": not a host address "
+	    "(0.0.0.0/8 is \"this network\"); expected a host address a.b.c.d");
+	bad("KEEPWIRE_GATEWAY=224.0.0.1",
+	    "KEEPWIRE_GATEWAY=\"224.0.0.1\": a multicast address; expected a host address a.b.c.d");
+
+	/* Cross-checks: the gateway is on the address's network. */
+	bad_env(ENV("KEEPWIRE_ADDRESS=10.0.0.2/24", "KEEPWIRE_GATEWAY=192.168.1.1"),
+		"gateway off the network", "KEEPWIRE_GATEWAY=\"192.168.1.1\": outside "
+		"KEEPWIRE_ADDRESS's network 10.0.0.0/24; expected a host address on "
+		"10.0.0.0/24 other than 10.0.0.2");
+	bad_env(ENV("KEEPWIRE_ADDRESS=10.0.0.2/24", "KEEPWIRE_GATEWAY=10.0.0.2"),
+		"gateway = address", "KEEPWIRE_GATEWAY=\"10.0.0.2\": the same as "
+		"KEEPWIRE_ADDRESS; expected a host address on 10.0.0.0/24 other than 10.0.0.2");
+	bad_env(ENV("KEEPWIRE_ADDRESS=10.0.0.2/24", "KEEPWIRE_GATEWAY=10.0.0.255"),
+		"gateway = broadcast", "KEEPWIRE_GATEWAY=\"10.0.0.255\": the broadcast "
+		"address of 10.0.0.0/24; expected a host address on 10.0.0.0/24 other than "
+		"10.0.0.2");
+	bad_env(ENV("KEEPWIRE_ADDRESS=10.0.0.2/24", "KEEPWIRE_GATEWAY=10.0.0.0"),
+		"gateway = network address", "KEEPWIRE_GATEWAY=\"10.0.0.0\": the network "
+		"address of 10.0.0.0/24; expected a host address on 10.0.0.0/24 other than "
+		"10.0.0.2");
+	bad_env(ENV("KEEPWIRE_ADDRESS=10.0.0.2/32", "KEEPWIRE_GATEWAY=10.0.0.1"),
+		"gateway with a /32 address", "KEEPWIRE_GATEWAY=\"10.0.0.1\": outside "
+		"KEEPWIRE_ADDRESS's network 10.0.0.2/32; expected a host address on "
+		"10.0.0.2/32 other than 10.0.0.2");
+	/* A bad address is reported once; the gateway is then only checked alone. */
+	bad_env(ENV("KEEPWIRE_ADDRESS=10.0.0.2", "KEEPWIRE_GATEWAY=192.168.1.1"),
+		"bad address, gateway elsewhere",
+		"KEEPWIRE_ADDRESS=\"10.0.0.2\": missing /prefix length; " HOST_RULE);
+
+	bad("KEEPWIRE_MAC=", "KEEPWIRE_MAC=\"\": empty value; " MAC_RULE);
+	bad("KEEPWIRE_MAC=02:00:00:00:00",
+	    "KEEPWIRE_MAC=\"02:00:00:00:00\": fewer than six parts; " MAC_RULE);
+	bad("KEEPWIRE_MAC=02-00-00-00-00-01",
+	    "KEEPWIRE_MAC=\"02-00-00-00-00-01\": parts must be separated by ':'; " MAC_RULE);
+	bad("KEEPWIRE_MAC=02:00:00:00:00:0g",
+	    "KEEPWIRE_MAC=\"02:00:00:00:00:0g\": a part is not two hex digits; " MAC_RULE);
+	bad("KEEPWIRE_MAC=01:00:5e:00:00:01", "KEEPWIRE_MAC=\"01:00:5e:00:00:01\": a multicast "
+	    "address (lowest bit of the first byte set); " MAC_RULE);
+	bad("KEEPWIRE_MAC=00:00:00:00:00:00",
+	    "KEEPWIRE_MAC=\"00:00:00:00:00:00\": the all-zeros address; " MAC_RULE);
+
+	bad("KEEPWIRE_MTU=", "KEEPWIRE_MTU=\"\": empty value; " MTU_RULE);
+	bad("KEEPWIRE_MTU=575", "KEEPWIRE_MTU=\"575\": out of range; " MTU_RULE);
+	bad("KEEPWIRE_MTU=65536", "KEEPWIRE_MTU=\"65536\": out of range; " MTU_RULE);
+	bad("KEEPWIRE_MTU=-1", "KEEPWIRE_MTU=\"-1\": negative; " MTU_RULE);
+	bad("KEEPWIRE_MTU=1500b", "KEEPWIRE_MTU=\"1500b\": not a number; " MTU_RULE);
+	bad("KEEPWIRE_MTU=01500", "KEEPWIRE_MTU=\"01500\": leading zero (read as octal by "
+	    "some tools); " MTU_RULE);
+
+	bad("KEEPWIRE_ROUTE=", "KEEPWIRE_ROUTE=\"\": empty value; " ROUTE_RULE);
+	bad("KEEPWIRE_ROUTE=10.0.0.1/8", "KEEPWIRE_ROUTE=\"10.0.0.1/8\": entry 1: host bits "
+	    "set (the network is 10.0.0.0/8); " ROUTE_RULE);
+	bad("KEEPWIRE_ROUTE=10.0.0.0/8,", "KEEPWIRE_ROUTE=\"10.0.0.0/8,\": entry 2 is empty; "
+	    ROUTE_RULE);
+	bad("KEEPWIRE_ROUTE=10.0.0.0/8, 10.1.0.0/16", "KEEPWIRE_ROUTE=\"10.0.0.0/8, "
+	    "10.1.0.0/16\": entry 2: a part is not a decimal number; " ROUTE_RULE);
+	bad("KEEPWIRE_ROUTE=1.0.0.0/8,2.0.0.0/8,3.0.0.0/8,4.0.0.0/8,5.0.0.0/8,6.0.0.0/8,"
+	    "7.0.0.0/8,8.0.0.0/8,9.0.0.0/8,10.0.0.0/8,11.0.0.0/8,12.0.0.0/8,13.0.0.0/8,"
+	    "14.0.0.0/8,15.0.0.0/8,16.0.0.0/8,17.0.0.0/8",
+	    "KEEPWIRE_ROUTE=\"1.0.0.0/8,2.0.0.0/8,3.0.0.0/8,4.0.0.0/8,5.0.0.0/...\": "
+	    "more than 16 networks; " ROUTE_RULE);
+	bad("KEEPWIRE_ROUTE=\x1b[31m", "KEEPWIRE_ROUTE=\"\\x1b[31m\": entry 1: a part is not "
+	    "a decimal number; " ROUTE_RULE);
+
+	/* Every bad direct variable is named, after the socket-mode ones. */
+	tap_ok(load(ENV("KEEPWIRE_IDLE=x", "KEEPWIRE_TAP=", "KEEPWIRE_ADDRESS=x",
+			"KEEPWIRE_GATEWAY=x", "KEEPWIRE_MAC=x", "KEEPWIRE_MTU=x",
+			"KEEPWIRE_ROUTE=x")) == 7 && diag.count == 7 && !cfg.enabled &&
+	       strncmp(diag.item[0].text, "KEEPWIRE_IDLE=", 14) == 0 &&
+	       strncmp(diag.item[1].text, "KEEPWIRE_TAP=", 13) == 0 &&
+	       strncmp(diag.item[6].text, "KEEPWIRE_ROUTE=", 15) == 0,
+	       "seven bad variables give seven messages in order");
+	tap_ok(load(ENV("KEEPWIRE_MODE=direct", "KEEPWIRE_MTU=9")) == 2 && !cfg.enabled &&
+	       strncmp(diag.item[1].text, "KEEPWIRE_MTU=\"9\": out of range", 28) == 0,
+	       "KEEPWIRE_MODE=direct and a bad direct variable: both reported");
+	load(ENV("KEEPWIRE_STRICT=1", "KEEPWIRE_MAC=x"));
+	tap_ok(cfg.strict && !cfg.enabled && diag.errors == 1,
+	       "strict survives a bad direct variable");
+}
+
 int main(void)
 {
 	test_defaults();
 	test_values();
 	test_libkeepalive();
 	test_bad_values();
+	test_direct_values();
+	test_direct_bad();
 	return tap_done();
 }
