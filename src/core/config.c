@@ -1,5 +1,6 @@
 #include "core/config.h"
 #include "core/duration.h"
+#include "core/why.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,19 +32,6 @@ static bool word_in(const char *text, const char *const *words)
 	return false;
 }
 
-static void set_why(char *why, unsigned len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void set_why(char *why, unsigned len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why == NULL || len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, len, fmt, ap);
-	va_end(ap);
-}
-
 bool kw_parse_keep_time(const char *text, uint64_t *ms, char *why, unsigned why_len)
 {
 	uint64_t v;
@@ -52,7 +40,7 @@ bool kw_parse_keep_time(const char *text, uint64_t *ms, char *why, unsigned why_
 	if (st == KW_PARSE_OK && (v < 1 || v > (uint64_t)KW_KEEP_TIME_MAX_S * 1000))
 		st = KW_PARSE_RANGE;
 	if (st != KW_PARSE_OK) {
-		set_why(why, why_len, "%s; %s", kw_parse_status_text(st), KEEP_TIME_RULE);
+		kw_set_why(why, why_len, "%s; %s", kw_parse_status_text(st), KEEP_TIME_RULE);
 		return false;
 	}
 	*ms = v;
@@ -65,7 +53,7 @@ bool kw_parse_count(const char *text, unsigned *count, char *why, unsigned why_l
 	enum kw_parse_status st = kw_parse_uint(text, 1, KW_KEEPCNT_MAX, &v);
 
 	if (st != KW_PARSE_OK) {
-		set_why(why, why_len, "%s; expected a whole number from 1 to %u",
+		kw_set_why(why, why_len, "%s; expected a whole number from 1 to %u",
 			kw_parse_status_text(st), KW_KEEPCNT_MAX);
 		return false;
 	}
@@ -91,7 +79,7 @@ bool kw_parse_user_timeout(const char *text, enum kw_user_timeout_mode *mode,
 	if (st == KW_PARSE_OK && v > KW_USER_TIMEOUT_MAX_MS)
 		st = KW_PARSE_RANGE;
 	if (st != KW_PARSE_OK) {
-		set_why(why, why_len, "%s; %s", kw_parse_status_text(st), USER_TIMEOUT_RULE);
+		kw_set_why(why, why_len, "%s; %s", kw_parse_status_text(st), USER_TIMEOUT_RULE);
 		return false;
 	}
 	*mode = KW_UT_VALUE;
@@ -109,7 +97,7 @@ bool kw_parse_policy(const char *text, enum kw_policy *policy, char *why, unsign
 		*policy = KW_POLICY_FORCE;
 		return true;
 	}
-	set_why(why, why_len, "unknown policy; expected default or force");
+	kw_set_why(why, why_len, "unknown policy; expected default or force");
 	return false;
 }
 
@@ -132,7 +120,7 @@ bool kw_parse_log_level(const char *text, enum kw_log_level *level, char *why, u
 		*level = KW_LOG_WARN;
 		return true;
 	}
-	set_why(why, why_len, "unknown level; expected error, warn, info or debug");
+	kw_set_why(why, why_len, "unknown level; expected error, warn, info or debug");
 	return false;
 }
 

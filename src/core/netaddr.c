@@ -1,5 +1,6 @@
 #include "core/netaddr.h"
 #include "core/duration.h"
+#include "core/why.h"
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,19 +24,6 @@ static const char MAC_RULE[] =
 static const char IFNAME_RULE[] =
 	"expected an interface name of 1 to 15 ASCII characters without /, :, %, "
 	"whitespace or control characters, not . or .. (tap0)";
-
-static void set_why(char *why, unsigned len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void set_why(char *why, unsigned len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why == NULL || len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, len, fmt, ap);
-	va_end(ap);
-}
 
 static bool is_digit(char c)
 {
@@ -129,7 +117,7 @@ bool kw_parse_ipv4(const char *text, uint32_t *addr, char *why, unsigned why_len
 		text = "";
 	r = parse_quad(text, text + strlen(text), addr);
 	if (r != NULL) {
-		set_why(why, why_len, "%s; %s", r, IPV4_RULE);
+		kw_set_why(why, why_len, "%s; %s", r, IPV4_RULE);
 		return false;
 	}
 	return true;
@@ -167,7 +155,7 @@ bool kw_parse_ipv4_prefix(const char *text, uint32_t *addr, unsigned *prefix,
 		text = "";
 	r = parse_addr_prefix(text, text + strlen(text), false, addr, prefix);
 	if (r != NULL) {
-		set_why(why, why_len, "%s; %s", r, PREFIX_RULE);
+		kw_set_why(why, why_len, "%s; %s", r, PREFIX_RULE);
 		return false;
 	}
 	return true;
@@ -183,12 +171,12 @@ static bool parse_net(const char *s, const char *e, struct kw_ipv4_net *net,
 	char shown[KW_IPV4_TEXT];
 
 	if (r != NULL) {
-		set_why(reason, reason_len, "%s", r);
+		kw_set_why(reason, reason_len, "%s", r);
 		return false;
 	}
 	if ((a & ~kw_ipv4_mask(n)) != 0) {
 		kw_ipv4_net_format(a & kw_ipv4_mask(n), n, shown, sizeof(shown));
-		set_why(reason, reason_len, "host bits set (the network is %s)", shown);
+		kw_set_why(reason, reason_len, "host bits set (the network is %s)", shown);
 		return false;
 	}
 	net->addr = a;
@@ -203,7 +191,7 @@ bool kw_parse_ipv4_net(const char *text, struct kw_ipv4_net *net, char *why, uns
 	if (text == NULL)
 		text = "";
 	if (!parse_net(text, text + strlen(text), net, reason, sizeof(reason))) {
-		set_why(why, why_len, "%s; %s", reason, NET_RULE);
+		kw_set_why(why, why_len, "%s; %s", reason, NET_RULE);
 		return false;
 	}
 	return true;
@@ -223,7 +211,7 @@ bool kw_parse_ipv4_net_list(const char *text, struct kw_ipv4_net *nets, unsigned
 		text = "";
 	end = text + strlen(text);
 	if (text == end) {
-		set_why(reason, sizeof(reason), "empty value");
+		kw_set_why(reason, sizeof(reason), "empty value");
 		goto bad;
 	}
 	for (p = text;; p++) {
@@ -232,15 +220,15 @@ bool kw_parse_ipv4_net_list(const char *text, struct kw_ipv4_net *nets, unsigned
 		char r[96];
 
 		if (n == max) {
-			set_why(reason, sizeof(reason), "more than %u networks", max);
+			kw_set_why(reason, sizeof(reason), "more than %u networks", max);
 			goto bad;
 		}
 		if (p == e) {
-			set_why(reason, sizeof(reason), "entry %u is empty", n + 1);
+			kw_set_why(reason, sizeof(reason), "entry %u is empty", n + 1);
 			goto bad;
 		}
 		if (!parse_net(p, e, &got[n], r, sizeof(r))) {
-			set_why(reason, sizeof(reason), "entry %u: %s", n + 1, r);
+			kw_set_why(reason, sizeof(reason), "entry %u: %s", n + 1, r);
 			goto bad;
 		}
 		n++;
@@ -252,7 +240,7 @@ bool kw_parse_ipv4_net_list(const char *text, struct kw_ipv4_net *nets, unsigned
 	*count = n;
 	return true;
 bad:
-	set_why(why, why_len, "%s; expected 1 to %u comma-separated networks a.b.c.d/n "
+	kw_set_why(why, why_len, "%s; expected 1 to %u comma-separated networks a.b.c.d/n "
 		"with the host bits zero, or addresses a.b.c.d, without spaces "
 		"(10.0.0.0/8,192.168.1.0/24)", reason, max);
 	return false;
@@ -265,19 +253,19 @@ bool kw_check_host_address(uint32_t addr, unsigned prefix, char *why, unsigned w
 
 	kw_ipv4_net_format(addr & mask, prefix, net, sizeof(net));
 	if (addr >> 24 == 0)
-		set_why(why, why_len, "not a host address (0.0.0.0/8 is \"this network\")");
+		kw_set_why(why, why_len, "not a host address (0.0.0.0/8 is \"this network\")");
 	else if (addr >> 24 == 127)
-		set_why(why, why_len, "a loopback address");
+		kw_set_why(why, why_len, "a loopback address");
 	else if (addr >> 28 == 0xe)
-		set_why(why, why_len, "a multicast address");
+		kw_set_why(why, why_len, "a multicast address");
 	else if (addr == 0xffffffffu)
-		set_why(why, why_len, "the broadcast address");
+		kw_set_why(why, why_len, "the broadcast address");
 	else if (addr >> 28 == 0xf)
-		set_why(why, why_len, "a reserved address (240.0.0.0/4)");
+		kw_set_why(why, why_len, "a reserved address (240.0.0.0/4)");
 	else if (prefix < 31 && (addr & ~mask) == 0)
-		set_why(why, why_len, "the network address of %s", net);
+		kw_set_why(why, why_len, "the network address of %s", net);
 	else if (prefix < 31 && (addr & ~mask) == ~mask)
-		set_why(why, why_len, "the broadcast address of %s", net);
+		kw_set_why(why, why_len, "the broadcast address of %s", net);
 	else
 		return true;
 	return false;
@@ -297,13 +285,13 @@ bool kw_parse_host_address(const char *text, uint32_t *addr, unsigned *prefix,
 	if (r == NULL && n == 0)
 		r = "a /0 network would put every destination on-link";
 	if (r != NULL)
-		set_why(reason, sizeof(reason), "%s", r);
+		kw_set_why(reason, sizeof(reason), "%s", r);
 	else if (kw_check_host_address(a, n, reason, sizeof(reason))) {
 		*addr = a;
 		*prefix = n;
 		return true;
 	}
-	set_why(why, why_len, "%s; %s", reason, HOST_RULE);
+	kw_set_why(why, why_len, "%s; %s", reason, HOST_RULE);
 	return false;
 }
 
@@ -358,7 +346,7 @@ bool kw_parse_mac(const char *text, uint8_t mac[6], char *why, unsigned why_len)
 	const char *r = parse_mac_text(text ? text : "", mac);
 
 	if (r != NULL) {
-		set_why(why, why_len, "%s; %s", r, MAC_RULE);
+		kw_set_why(why, why_len, "%s; %s", r, MAC_RULE);
 		return false;
 	}
 	return true;
@@ -377,7 +365,7 @@ bool kw_parse_mtu(const char *text, unsigned *mtu, char *why, unsigned why_len)
 		*mtu = (unsigned)v;
 		return true;
 	}
-	set_why(why, why_len, "%s; expected a whole number from %u to %u", r, KW_MTU_MIN,
+	kw_set_why(why, why_len, "%s; expected a whole number from %u to %u", r, KW_MTU_MIN,
 		KW_MTU_MAX);
 	return false;
 }
@@ -411,7 +399,7 @@ bool kw_parse_ifname(const char *text, char name[KW_IFNAMSIZ], char *why, unsign
 	const char *r = ifname_problem(text ? text : "");
 
 	if (r != NULL) {
-		set_why(why, why_len, "%s; %s", r, IFNAME_RULE);
+		kw_set_why(why, why_len, "%s; %s", r, IFNAME_RULE);
 		return false;
 	}
 	memcpy(name, text, strlen(text) + 1);
