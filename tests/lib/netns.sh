@@ -129,14 +129,5 @@ netns_cleanup() {
 	return 0
 }
 
-# netns_wait_file FILE REGEX TENTHS: wait up to TENTHS tenths of a second
-# for a line of FILE to match REGEX; 0 when it did.
-netns_wait_file() {
-	_i=0
-	while [ "$_i" -lt "$3" ]; do
-		grep -Eq -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-		_i=$((_i + 1))
-	done
-	grep -Eq -- "$2" "$1" 2>/dev/null
-}
+# netns_wait_file FILE REGEX TENTHS: wait_for_line from tap.sh.
+netns_wait_file() { wait_for_line "$@"; }

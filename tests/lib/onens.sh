@@ -30,3 +30,11 @@ onens_setup() {
 	ip netns add "$NS" || { echo "Bail out! cannot create network namespace $NS"; exit 1; }
 	_onens_created=1
 }
+
+# onens_add_tap DEV A.B.C.D/P: a persistent TAP device in NS with the
+# kernel's address on it, up.
+onens_add_tap() {
+	ip -n "$NS" tuntap add dev "$1" mode tap &&
+	ip -n "$NS" addr add "$2" dev "$1" &&
+	ip -n "$NS" link set "$1" up
+}

@@ -71,6 +71,18 @@ done_testing() {
 # kw ENV... COMMAND...: run with libkeepwire.so preloaded.
 kw() { env LD_PRELOAD="$KW_PRELOAD" "$@"; }
 
+# wait_for_line FILE REGEX TENTHS: wait up to TENTHS tenths of a second for
+# a line of FILE to match REGEX; 0 when it did.
+wait_for_line() {
+	_w=0
+	while [ "$_w" -lt "$3" ]; do
+		grep -Eq -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+		_w=$((_w + 1))
+	done
+	grep -Eq -- "$2" "$1" 2>/dev/null
+}
+
 # Skip the whole file unless root.
 require_root() {
 	[ "$(id -u)" -eq 0 ] || skip_all "needs root (network namespaces, nftables)"

@@ -38,24 +38,12 @@ S1="10.236.$NET.2"
 onens_setup kka
 {
 	ip -n "$NS" link set lo up &&
-	ip -n "$NS" tuntap add dev kwtap0 mode tap &&
-	ip -n "$NS" addr add "$K0/24" dev kwtap0 &&
-	ip -n "$NS" link set kwtap0 up &&
-	ip -n "$NS" tuntap add dev kwtap1 mode tap &&
-	ip -n "$NS" addr add "$K1/24" dev kwtap1 &&
-	ip -n "$NS" link set kwtap1 up
+	onens_add_tap kwtap0 "$K0/24" &&
+	onens_add_tap kwtap1 "$K1/24"
 } 2>"$TMP/setup.err"
 ok $? "namespace $NS: kwtap0 (kernel $K0) and kwtap1 (kernel $K1)"
 [ -s "$TMP/setup.err" ] && diag "$(cat "$TMP/setup.err")"
 
-wait_for() {
-	_i=0
-	while ! grep -Eq -- "$2" "$1" 2>/dev/null; do
-		_i=$((_i + 1))
-		[ "$_i" -le "$3" ] || return 1
-		sleep 0.05
-	done
-}
 field() { sed -n "s/^$2 //p" "$1" | head -n 1; }
 sha_of() { sed -n "s/^$2 [0-9]* bytes sha256 \([0-9a-f]*\) .*/\1/p" "$1"; }
 between() { awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v != "" && v >= lo && v <= hi) }'; }
@@ -91,7 +79,7 @@ MAC_LAST=3
 ip netns exec "$NS" sh -c "socat -u TCP-LISTEN:6002,bind=$K1,reuseaddr STDOUT >'$TMP/k2.data' 2>'$TMP/k2.err';
 	echo \$? >'$TMP/k2.status'" &
 kpid2=$!
-wait_for "$TMP/ka1.err" '^listening' 100
+wait_for_line "$TMP/ka1.err" '^listening' 50
 sleep 0.2		# socat's listener (no way to see it from here but ss)
 stack ka2 kwtap1 "$S1" --connect "$K1:6002" --keepalive 1,1,3 --send-bytes 0 --hold 10s --sink
 pid2=$STACK_PID
@@ -154,7 +142,7 @@ ip netns exec "$NS" sh -c "socat -u TCP-LISTEN:6003,bind=$K0,reuseaddr STDOUT >/
 sleep 0.3
 stack dead kwtap0 "$S0" --connect "$K0:6003" --keepalive 1,1,3 --send-bytes 0 --hold 30s --sink
 pid3=$STACK_PID
-wait_for "$TMP/dead.err" '^(connected|error)' 100
+wait_for_line "$TMP/dead.err" '^(connected|error)' 50
 ip netns exec "$NS" nft -f - <<EOF
 table inet kw_dead {
 	counter stack_tcp { }
@@ -211,7 +199,7 @@ sleep 0.3
 MAC_LAST=2
 stack rst kwtap0 "$S0" --connect "$K0:6004" --keepalive 1,1,3 --send-bytes 0 --hold 30s --sink
 pid4=$STACK_PID
-wait_for "$TMP/rst.err" '^(connected|error)' 100
+wait_for_line "$TMP/rst.err" '^(connected|error)' 50
 ip netns exec "$NS" nft -f - <<EOF
 table inet kw_mute {
 	chain output { type filter hook output priority -300; tcp flags & rst == rst drop; }

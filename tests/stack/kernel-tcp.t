@@ -32,22 +32,11 @@ BULK=67108864		# 64 MiB
 onens_setup ktcp
 {
 	ip -n "$NS" link set lo up &&
-	ip -n "$NS" tuntap add dev "$TAPDEV" mode tap &&
-	ip -n "$NS" addr add "$KERNEL_ADDR/24" dev "$TAPDEV" &&
-	ip -n "$NS" link set "$TAPDEV" up
+	onens_add_tap "$TAPDEV" "$KERNEL_ADDR/24"
 } 2>"$TMP/setup.err"
 ok $? "namespace $NS: TAP $TAPDEV with the kernel at $KERNEL_ADDR/24"
 [ -s "$TMP/setup.err" ] && diag "$(cat "$TMP/setup.err")"
 
-# wait_for FILE REGEX TENTHS
-wait_for() {
-	_i=0
-	while ! grep -Eq -- "$2" "$1" 2>/dev/null; do
-		_i=$((_i + 1))
-		[ "$_i" -le "$3" ] || return 1
-		sleep 0.1
-	done
-}
 # in_order FILE RE1 RE2: a line matches RE1, and a later line RE2.
 in_order() {
 	_a=$(grep -En -- "$2" "$1" | head -n 1 | cut -d: -f1)
@@ -148,7 +137,7 @@ diag "64 MiB stack -> kernel in ${t_s1} s ($(sed -n 's/^sent .*(\(.*\))$/\1/p' "
 # ---- 2. the kernel connects to a stack listener: 64 MiB kernel -> stack ---
 ip netns exec "$NS" sh -c "head -c $BULK /dev/urandom >'$TMP/bulk' && sha256sum <'$TMP/bulk' >'$TMP/k2.sha'"
 stack s2 --listen 5002 --send-bytes 0 --hold 20s --sink
-wait_for "$TMP/s2.err" '^listening' 50
+wait_for_line "$TMP/s2.err" '^listening' 50
 ip netns exec "$NS" socat -u "OPEN:$TMP/bulk" "TCP:$STACK_ADDR:5002" 2>"$TMP/k2.err"
 kstatus=$?
 finish s2
@@ -186,7 +175,7 @@ diag "64 MiB both ways at once in $(secs_of "$TMP/s2b.err" received) s"
 # ---- 3. orderly close started by the stack; the kernel sees EOF ----------
 peer listen "$KERNEL_ADDR" 5003 2000 wait >"$TMP/p3.out" 2>&1 &
 kpid=$!
-wait_for "$TMP/p3.out" '^listening' 50
+wait_for_line "$TMP/p3.out" '^listening' 50
 stack s3 --connect "$KERNEL_ADDR:5003" --send-bytes 3000 --hold 200ms --sink
 finish s3
 wait "$kpid"
@@ -201,7 +190,7 @@ ok $? "... the stack saw the kernel's FIN after its own and ends in TIME-WAIT"
 
 # ---- 4. orderly close started by the kernel; the stack sees EOF ----------
 stack s4 --listen 5004 --send-bytes 3000 --hold 1s --sink
-wait_for "$TMP/s4.err" '^listening' 50
+wait_for_line "$TMP/s4.err" '^listening' 50
 peer connect "$STACK_ADDR" 5004 5000 close >"$TMP/p4.out" 2>&1
 finish s4
 is "$STATUS" 0 "kernel closes first (shutdown SHUT_WR): kwtcp exit 0"
@@ -218,7 +207,7 @@ like "$(cat "$TMP/s4.err")" "closed \((CLOSED|TIME-WAIT)\)" "... the stack's clo
 # ---- 5. the stack resets; the kernel sees ECONNRESET ---------------------
 peer listen "$KERNEL_ADDR" 5005 0 wait >"$TMP/p5.out" 2>&1 &
 kpid=$!
-wait_for "$TMP/p5.out" '^listening' 50
+wait_for_line "$TMP/p5.out" '^listening' 50
 stack s5 --connect "$KERNEL_ADDR:5005" --send-bytes 1000 --hold 300ms --reset --sink
 finish s5
 wait "$kpid"
@@ -234,7 +223,7 @@ grep -q '^received' "$TMP/p5.out" || show p5.out
 
 # ---- 6. the kernel resets; the stack sees ECONNRESET ---------------------
 stack s6 --listen 5006 --send-bytes 0 --hold 30s --sink
-wait_for "$TMP/s6.err" '^listening' 50
+wait_for_line "$TMP/s6.err" '^listening' 50
 peer connect "$STACK_ADDR" 5006 1000 reset 0.3 >"$TMP/p6.out" 2>&1
 finish s6
 is "$STATUS" 3 "the kernel resets (SO_LINGER 0): kwtcp exits 3 (connection failed)"
