@@ -73,6 +73,13 @@ int kw_tcp_connect(struct kw_tcp *s, uint32_t addr, uint16_t port, uint64_t now_
 ssize_t kw_tcp_send(struct kw_tcp *s, const void *buf, size_t len, uint64_t now_ns);
 /* Bytes read, 0 at end of stream, -EAGAIN when nothing is there yet. */
 ssize_t kw_tcp_recv(struct kw_tcp *s, void *buf, size_t len, uint64_t now_ns);
+/* What a bridge to another byte stream needs (the direct-mode runtime):
+ * how many bytes kw_tcp_send() would take now (0 when it would not take
+ * any); received bytes copied without consuming them (same returns as
+ * kw_tcp_recv()); and consuming n bytes already peeked. */
+size_t kw_tcp_send_space(const struct kw_tcp *s);
+ssize_t kw_tcp_peek(const struct kw_tcp *s, void *buf, size_t len);
+void kw_tcp_consume(struct kw_tcp *s, size_t n, uint64_t now_ns);
 /* SHUT_RD, SHUT_WR or SHUT_RDWR from <sys/socket.h>. */
 int kw_tcp_shutdown(struct kw_tcp *s, int how, uint64_t now_ns);
 /* Give the socket up: a connection closes gracefully (FIN, unsent data

@@ -752,34 +752,49 @@ ssize_t kw_tcp_send(struct kw_tcp *c, const void *buf, size_t len, uint64_t now_
 	return (ssize_t)n;
 }
 
-ssize_t kw_tcp_recv(struct kw_tcp *c, void *buf, size_t len, uint64_t now_ns)
+/* What recv would return when no byte is buffered: 0 (EOF), -error or
+ * -EAGAIN; 1 means bytes are there. */
+static ssize_t recv_empty_result(const struct kw_tcp *c)
+{
+	if (c->rcv.len != 0)
+		return 1;
+	if (c->fatal)
+		return -c->fatal;
+	if (c->fin_received || c->rd_shut)
+		return 0;
+	switch (c->state) {
+	case KW_TCP_ESTABLISHED:
+	case KW_TCP_FIN_WAIT_1:
+	case KW_TCP_FIN_WAIT_2:
+	case KW_TCP_SYN_SENT:
+	case KW_TCP_SYN_RECEIVED:
+		return -EAGAIN;
+	default:
+		return c->was_connected ? 0 : -ENOTCONN;
+	}
+}
+
+ssize_t kw_tcp_peek(const struct kw_tcp *c, void *buf, size_t len)
+{
+	ssize_t r = recv_empty_result(c);
+	size_t n;
+
+	if (r <= 0 || len == 0)
+		return r < 0 ? r : 0;
+	n = len < c->rcv.len ? len : c->rcv.len;
+	ring_peek(&c->rcv, 0, buf, n);
+	return (ssize_t)n;
+}
+
+void kw_tcp_consume(struct kw_tcp *c, size_t n, uint64_t now_ns)
 {
 	struct kw_tcp_layer *L = c->layer;
 	uint32_t before, after;
-	size_t n;
 
-	if (c->rcv.len == 0) {
-		if (c->fatal)
-			return -c->fatal;
-		if (c->fin_received || c->rd_shut)
-			return 0;
-		switch (c->state) {
-		case KW_TCP_ESTABLISHED:
-		case KW_TCP_FIN_WAIT_1:
-		case KW_TCP_FIN_WAIT_2:
-		case KW_TCP_SYN_SENT:
-		case KW_TCP_SYN_RECEIVED:
-			return -EAGAIN;
-		case KW_TCP_CLOSED:
-			return c->was_connected ? 0 : -ENOTCONN;
-		default:
-			return c->was_connected ? 0 : -ENOTCONN;
-		}
-	}
-	if (len == 0)
-		return 0;
-	n = len < c->rcv.len ? len : c->rcv.len;
-	ring_peek(&c->rcv, 0, buf, n);
+	if (n > c->rcv.len)
+		n = c->rcv.len;
+	if (n == 0)
+		return;
 	before = (uint32_t)seq_diff(c->rcv_adv, c->rcv_nxt);
 	ring_drop(&c->rcv, n);
 	/* Window update when the window opened by a useful amount (RFC 9293
@@ -791,7 +806,24 @@ ssize_t kw_tcp_recv(struct kw_tcp *c, void *buf, size_t len, uint64_t now_ns)
 		tcp_send_ack(c, now_ns);
 		leave(L);
 	}
-	return (ssize_t)n;
+}
+
+ssize_t kw_tcp_recv(struct kw_tcp *c, void *buf, size_t len, uint64_t now_ns)
+{
+	ssize_t n = kw_tcp_peek(c, buf, len);
+
+	if (n > 0)
+		kw_tcp_consume(c, (size_t)n, now_ns);
+	return n;
+}
+
+size_t kw_tcp_send_space(const struct kw_tcp *c)
+{
+	if (c->fatal || c->wr_shut)
+		return 0;
+	if (c->state != KW_TCP_ESTABLISHED && c->state != KW_TCP_CLOSE_WAIT)
+		return 0;
+	return ring_space(&c->snd);
 }
 
 int kw_tcp_shutdown(struct kw_tcp *c, int how, uint64_t now_ns)

@@ -48,6 +48,39 @@ static void test_checksum(void)
 		   kw_checksum(v, 8, 0), "checksum: chained pieces equal one pass");
 }
 
+/* The calls a bridge uses: peek leaves bytes in place, consume drops
+ * them, send_space says what send would take. */
+static void test_peek_consume_space(void)
+{
+	struct tcp_pair p;
+	struct kw_tcp *c, *s;
+	char buf[16];
+	size_t space;
+
+	pair_init(&p, 7);
+	tap_ok(pair_connect(&p, 81, &c, &s, NULL) == 0, "bridge calls: connected");
+	space = kw_tcp_send_space(c);
+	tap_ok(space > 0, "send_space of a fresh connection is positive");
+	tap_is_u64((uint64_t)kw_tcp_peek(s, buf, sizeof(buf)), (uint64_t)-EAGAIN, "peek with nothing: -EAGAIN");
+	tap_is_u64((uint64_t)kw_tcp_send(c, "abcdef", 6, p.now), 6, "send 6 bytes");
+	tap_ok(kw_tcp_send_space(c) <= space - 6 || kw_tcp_send_space(c) == space,
+	       "send_space shrinks by what is still unacknowledged");
+	pair_run_until(&p, p.now + MS(100));
+	tap_is_u64((uint64_t)kw_tcp_peek(s, buf, 4), 4, "peek 4 of 6");
+	tap_ok(memcmp(buf, "abcd", 4) == 0, "peeked bytes are the first ones");
+	tap_is_u64((uint64_t)kw_tcp_peek(s, buf, sizeof(buf)), 6, "peek again sees all 6: nothing consumed");
+	kw_tcp_consume(s, 2, p.now);
+	tap_is_u64((uint64_t)kw_tcp_recv(s, buf, sizeof(buf), p.now), 4, "after consuming 2, recv gets 4");
+	tap_ok(memcmp(buf, "cdef", 4) == 0, "and they are the last 4");
+	tap_is_u64(kw_tcp_shutdown(c, SHUT_WR, p.now), 0, "client SHUT_WR");
+	tap_is_u64(kw_tcp_send_space(c), 0, "send_space is 0 after SHUT_WR");
+	pair_run_until(&p, p.now + MS(100));
+	tap_is_u64((uint64_t)kw_tcp_peek(s, buf, sizeof(buf)), 0, "peek at EOF: 0");
+	kw_tcp_abort(c, p.now);
+	kw_tcp_abort(s, p.now);
+	pair_fini(&p);
+}
+
 static void test_handshake_and_data(void)
 {
 	struct tcp_pair p;
@@ -380,6 +413,7 @@ int main(void)
 {
 	test_checksum();
 	test_handshake_and_data();
+	test_peek_consume_space();
 	test_half_close_server_first();
 	test_simultaneous_close();
 	test_refused();
