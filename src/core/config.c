@@ -277,10 +277,9 @@ static void load_mode(struct loader *l)
 	if (v == NULL || word_is(v, "socket"))
 		return;
 	if (word_is(v, "direct"))
-		bad_value(l, "KEEPWIRE_MODE", v,
-			  "direct mode is not available in this version; expected socket");
+		l->cfg->mode = KW_MODE_DIRECT;
 	else
-		bad_value(l, "KEEPWIRE_MODE", v, "unknown mode; expected socket");
+		bad_value(l, "KEEPWIRE_MODE", v, "unknown mode; expected socket or direct");
 }
 
 static void load_user_timeout(struct loader *l)
@@ -417,6 +416,15 @@ int kw_config_load(struct kw_config *cfg, kw_env_lookup_fn lookup, void *ctx,
 	if (v != NULL && !kw_parse_policy(v, &cfg->policy, why, sizeof(why)))
 		bad_value(&l, "KEEPWIRE_POLICY", v, why);
 	load_direct(&l);
+	if (cfg->mode == KW_MODE_DIRECT && diag->errors == 0) {
+		/* Direct mode needs a device and an address of its own. */
+		if (cfg->tap_name[0] == 0)
+			diag_add(diag, KW_LOG_ERROR, "KEEPWIRE_MODE=direct needs KEEPWIRE_TAP "
+				 "(the TAP device the stack runs on, e.g. KEEPWIRE_TAP=kw0)");
+		if (cfg->address == 0)
+			diag_add(diag, KW_LOG_ERROR, "KEEPWIRE_MODE=direct needs KEEPWIRE_ADDRESS "
+				 "(the stack's own address and prefix, e.g. KEEPWIRE_ADDRESS=10.0.0.2/24)");
+	}
 
 	if (diag->errors > 0) {
 		cfg->enabled = false;

@@ -5,6 +5,7 @@
 #include "config.h"
 #include "preload/runtime.h"
 #include "preload/libc.h"
+#include "preload/direct.h"
 
 static void after_accept(int listener, int fd)
 {
@@ -31,8 +32,13 @@ static void after_accept(int listener, int fd)
 static int kw_accept4(int listener, kw_sockaddr_arg addr, socklen_t *restrict len,
 		      int flags, bool with_flags)
 {
-	int fd = with_flags ? kw_libc.accept4(listener, addr, len, flags)
-			    : kw_libc.accept(listener, addr, len);
+	int fd;
+
+	if (kw_direct_enabled && kw_direct_accept(listener, KW_SA(addr), len,
+						  with_flags ? flags : 0, &fd))
+		return fd;
+	fd = with_flags ? kw_libc.accept4(listener, addr, len, flags)
+			: kw_libc.accept(listener, addr, len);
 
 	if (fd >= 0 && kw_rt.active)
 		after_accept(listener, fd);

@@ -5,6 +5,10 @@
 #include "config.h"
 #include "preload/runtime.h"
 #include "preload/libc.h"
+#include "preload/direct.h"
+
+#include <fcntl.h>
+#include <stdarg.h>
 
 #include <unistd.h>
 
@@ -12,14 +16,19 @@ KW_EXPORT int close(int fd)
 {
 	kw_init_once();
 	kw_fd_set(fd, KW_FD_UNKNOWN);
+	if (kw_direct_enabled)
+		kw_direct_forget(fd);
 	return kw_libc.close(fd);
 }
 
 /* The new number refers to the same socket as the old one. */
 static int copy_state(int oldfd, int newfd)
 {
-	if (newfd >= 0)
+	if (newfd >= 0 && newfd != oldfd) {
 		kw_fd_set(newfd, kw_fd_get(oldfd));
+		if (kw_direct_enabled)
+			kw_direct_copy(oldfd, newfd);
+	}
 	return newfd;
 }
 
@@ -42,3 +51,39 @@ KW_EXPORT int dup3(int oldfd, int newfd, int flags)
 	return copy_state(oldfd, kw_libc.dup3(oldfd, newfd, flags));
 }
 #endif
+
+/* fcntl(F_DUPFD, F_DUPFD_CLOEXEC) is dup by another name (Python's
+ * socket.dup() uses it). glibc 2.28+ also exports fcntl64, which programs
+ * built with 64-bit file offsets call instead. */
+static int kw_fcntl(int fd, int cmd, void *arg)
+{
+	int r = kw_libc.fcntl(fd, cmd, arg);
+
+	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
+		copy_state(fd, r);
+	return r;
+}
+
+KW_EXPORT int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	kw_init_once();
+	return kw_fcntl(fd, cmd, arg);
+}
+
+KW_EXPORT int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	kw_init_once();
+	return kw_fcntl(fd, cmd, arg);
+}

@@ -5,9 +5,12 @@
 #include "config.h"
 #include "preload/runtime.h"
 #include "preload/libc.h"
+#include "preload/direct.h"
 
 #include <netinet/in.h>
+#include <errno.h>
 #include <stddef.h>
+#include <string.h>
 
 static bool is_inet(kw_const_sockaddr_arg addr, socklen_t len)
 {
@@ -32,8 +35,30 @@ static int kw_connect(int fd, kw_const_sockaddr_arg addr, socklen_t len)
 	return kw_libc.connect(fd, addr, len);
 }
 
+/* Direct mode: an IPv4 destination routed to the stack. */
+static bool direct_connect(int fd, kw_const_sockaddr_arg addr, socklen_t len, int *ret)
+{
+	const struct sockaddr *sa = KW_CONST_SA(addr);
+	struct sockaddr_in sin;
+
+	if (sa == NULL || len < (socklen_t)sizeof(sin) || sa->sa_family != AF_INET) {
+		/* AF_UNSPEC on a stack socket would dissolve it; not supported. */
+		return false;
+	}
+	memcpy(&sin, sa, sizeof(sin));
+	return kw_direct_connect(fd, &sin, ret);
+}
+
 KW_EXPORT int connect(int fd, kw_const_sockaddr_arg addr, socklen_t len)
 {
+	int saved, ret;
+
 	kw_init_once();
+	if (kw_direct_enabled) {
+		saved = errno;
+		if (direct_connect(fd, addr, len, &ret))
+			return ret;
+		errno = saved;
+	}
 	return kw_connect(fd, addr, len);
 }

@@ -3,6 +3,7 @@
 
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -69,6 +70,89 @@ static int sys_dup2(int oldfd, int newfd)
 	return sys_dup3(oldfd, newfd, 0);
 }
 
+static int sys_bind(int fd, kw_const_sockaddr_arg addr, socklen_t len)
+{
+	return (int)syscall(SYS_bind, fd, KW_CONST_SA(addr), len);
+}
+
+static int sys_listen(int fd, int backlog)
+{
+	return (int)syscall(SYS_listen, fd, backlog);
+}
+
+static int sys_getsockname(int fd, kw_sockaddr_arg addr, socklen_t *restrict len)
+{
+	return (int)syscall(SYS_getsockname, fd, *(void **)&addr, len);
+}
+
+static int sys_getpeername(int fd, kw_sockaddr_arg addr, socklen_t *restrict len)
+{
+	return (int)syscall(SYS_getpeername, fd, *(void **)&addr, len);
+}
+
+static ssize_t sys_read(int fd, void *buf, size_t n)
+{
+	return syscall(SYS_read, fd, buf, n);
+}
+
+static ssize_t sys_write(int fd, const void *buf, size_t n)
+{
+	return syscall(SYS_write, fd, buf, n);
+}
+
+static ssize_t sys_readv(int fd, const struct iovec *iov, int n)
+{
+	return syscall(SYS_readv, fd, iov, n);
+}
+
+static ssize_t sys_writev(int fd, const struct iovec *iov, int n)
+{
+	return syscall(SYS_writev, fd, iov, n);
+}
+
+static ssize_t sys_recvfrom(int fd, void *restrict buf, size_t n, int flags,
+			    kw_sockaddr_arg addr, socklen_t *restrict len)
+{
+	return syscall(SYS_recvfrom, fd, buf, n, flags, *(void **)&addr, len);
+}
+
+static ssize_t sys_recv(int fd, void *buf, size_t n, int flags)
+{
+	return syscall(SYS_recvfrom, fd, buf, n, flags, NULL, NULL);
+}
+
+static ssize_t sys_recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	return syscall(SYS_recvmsg, fd, msg, flags);
+}
+
+static ssize_t sys_sendto(int fd, const void *buf, size_t n, int flags,
+			  kw_const_sockaddr_arg addr, socklen_t len)
+{
+	return syscall(SYS_sendto, fd, buf, n, flags, KW_CONST_SA(addr), len);
+}
+
+static ssize_t sys_send(int fd, const void *buf, size_t n, int flags)
+{
+	return syscall(SYS_sendto, fd, buf, n, flags, NULL, 0);
+}
+
+static ssize_t sys_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	return syscall(SYS_sendmsg, fd, msg, flags);
+}
+
+static int sys_fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	return (int)syscall(SYS_fcntl, fd, cmd, arg);
+}
+
 #define RESOLVE(field, fallback)                                   \
 	do {                                                       \
 		void *sym = dlsym(RTLD_NEXT, #field);              \
@@ -87,4 +171,19 @@ void kw_libc_resolve(void)
 	RESOLVE(dup, sys_dup);
 	RESOLVE(dup2, sys_dup2);
 	RESOLVE(dup3, sys_dup3);
+	RESOLVE(bind, sys_bind);
+	RESOLVE(listen, sys_listen);
+	RESOLVE(getsockname, sys_getsockname);
+	RESOLVE(getpeername, sys_getpeername);
+	RESOLVE(read, sys_read);
+	RESOLVE(write, sys_write);
+	RESOLVE(readv, sys_readv);
+	RESOLVE(writev, sys_writev);
+	RESOLVE(recv, sys_recv);
+	RESOLVE(recvfrom, sys_recvfrom);
+	RESOLVE(recvmsg, sys_recvmsg);
+	RESOLVE(send, sys_send);
+	RESOLVE(sendto, sys_sendto);
+	RESOLVE(sendmsg, sys_sendmsg);
+	RESOLVE(fcntl, sys_fcntl);
 }

@@ -1,6 +1,7 @@
 #include "config.h"
 #include "preload/runtime.h"
 #include "preload/libc.h"
+#include "preload/direct.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -72,7 +73,11 @@ static void describe_user_timeout(char *buf, size_t len)
 		snprintf(buf, len, "%ums", kw_rt.values.user_timeout_ms);
 }
 
-static void init(void)
+/* Set while init() runs on this thread: the hooks its own calls reach
+ * (close, socket, write, ...) must not wait for it to finish. */
+static __thread bool initializing;
+
+static void init_body(void)
 {
 	static struct kw_diag diag;	/* static: large, and used once */
 	char ut[32];
@@ -101,15 +106,25 @@ static void init(void)
 	}
 	kw_config_socket_values(&kw_rt.cfg, &kw_rt.values);
 	kw_rt.active = true;
+	if (kw_rt.cfg.mode == KW_MODE_DIRECT && !kw_direct_init())
+		_exit(2);
 	describe_user_timeout(ut, sizeof(ut));
 	kw_log(KW_LOG_INFO, "socket mode: idle %ds, interval %ds, count %d, user timeout %s, policy %s",
 	       kw_rt.values.idle_s, kw_rt.values.interval_s, kw_rt.values.count, ut,
 	       kw_rt.cfg.policy == KW_POLICY_FORCE ? "force" : "default");
 }
 
+static void init(void)
+{
+	initializing = true;
+	init_body();
+	initializing = false;
+}
+
 void kw_init_once(void)
 {
-	pthread_once(&init_once, init);
+	if (!initializing)
+		pthread_once(&init_once, init);
 }
 
 /* Report configuration errors (and, under KEEPWIRE_STRICT, exit) before

@@ -5,6 +5,7 @@
 #include "config.h"
 #include "preload/runtime.h"
 #include "preload/libc.h"
+#include "preload/direct.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -84,6 +85,10 @@ static int kw_setsockopt(int fd, int level, int name, const void *val, socklen_t
 
 KW_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
+	int ret;
+
 	kw_init_once();
+	if (kw_direct_enabled && kw_direct_setsockopt(fd, level, name, val, len, &ret))
+		return ret;
 	return kw_setsockopt(fd, level, name, val, len);
 }

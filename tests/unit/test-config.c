@@ -182,8 +182,13 @@ static void test_bad_values(void)
 	bad("KEEPALIVE=perhaps", "KEEPALIVE=\"perhaps\": expected on, off or skip");
 	bad("KEEPWIRE_STRICT=yes please",
 	    "KEEPWIRE_STRICT=\"yes please\": expected 1 or 0 (on or off)");
-	bad("KEEPWIRE_MODE=direct", "KEEPWIRE_MODE=\"direct\": direct mode is not available "
-	    "in this version; expected socket");
+	load(ENV("KEEPWIRE_MODE=direct"));
+	tap_ok(diag.errors == 2 && !cfg.enabled &&
+	       strcmp(diag.item[0].text, "KEEPWIRE_MODE=direct needs KEEPWIRE_TAP (the TAP device "
+		      "the stack runs on, e.g. KEEPWIRE_TAP=kw0)") == 0 &&
+	       strstr(diag.item[1].text, "needs KEEPWIRE_ADDRESS") != NULL,
+	       "KEEPWIRE_MODE=direct alone: two errors, the device and the address");
+	bad("KEEPWIRE_MODE=raw", "KEEPWIRE_MODE=\"raw\": unknown mode; expected socket or direct");
 	bad("KEEPCNT=200", "KEEPCNT=\"200\": out of range; expected a whole number from 1 to 127");
 	bad("KEEPINTVL=0", "KEEPINTVL=\"0\": out of range; expected whole seconds from 1 to 32767");
 	bad("KEEPWIRE_IDLE=\x1b[31mred",
@@ -264,9 +269,24 @@ static void test_direct_values(void)
 	tap_ok(cfg.enabled && cfg.route_count == 1 && cfg.routes[0].prefix == 0,
 	       "KEEPWIRE_ROUTE=0.0.0.0/0");
 	load(ENV("KEEPWIRE_MODE=direct", "KEEPWIRE_TAP=tap0", "KEEPWIRE_ADDRESS=10.0.0.2/24"));
+	tap_ok(diag.errors == 0 && cfg.enabled && cfg.mode == KW_MODE_DIRECT &&
+	       strcmp(cfg.tap_name, "tap0") == 0 && cfg.address == 0x0a000002u && cfg.prefix_len == 24,
+	       "KEEPWIRE_MODE=direct with a device and an address");
+	load(ENV("KEEPWIRE_MODE=direct", "KEEPWIRE_TAP=tap0"));
 	tap_ok(diag.errors == 1 && !cfg.enabled &&
-	       strstr(diag.item[0].text, "direct mode is not available") != NULL,
-	       "KEEPWIRE_MODE=direct still gives its one error with valid direct variables");
+	       strcmp(diag.item[0].text, "KEEPWIRE_MODE=direct needs KEEPWIRE_ADDRESS (the stack's "
+		      "own address and prefix, e.g. KEEPWIRE_ADDRESS=10.0.0.2/24)") == 0,
+	       "KEEPWIRE_MODE=direct without an address: one error naming it");
+	load(ENV("KEEPWIRE_MODE=direct", "KEEPWIRE_ADDRESS=10.0.0.2/24", "KEEPWIRE_IDLE=1500ms"));
+	tap_ok(diag.errors == 1 && strstr(diag.item[0].text, "needs KEEPWIRE_TAP") != NULL,
+	       "KEEPWIRE_MODE=direct without a device: one error naming it");
+	load(ENV("KEEPWIRE_MODE=direct", "KEEPWIRE_TAP=tap0", "KEEPWIRE_ADDRESS=10.0.0.2/24",
+		 "KEEPWIRE_IDLE=1500ms"));
+	tap_ok(diag.count == 0 && cfg.idle_ms == 1500,
+	       "direct mode keeps milliseconds and says nothing about rounding");
+	load(ENV("KEEPWIRE_MODE=direct", "KEEPWIRE_TAP=tap0", "KEEPWIRE_ADDRESS=bad"));
+	tap_ok(diag.errors == 1 && strstr(diag.item[0].text, "KEEPWIRE_ADDRESS=\"bad\"") != NULL,
+	       "a bad address is reported once, not also as missing");
 }
 
 static void test_direct_bad(void)
@@ -380,9 +400,11 @@ static void test_direct_bad(void)
 	       strncmp(diag.item[1].text, "KEEPWIRE_TAP=", 13) == 0 &&
 	       strncmp(diag.item[6].text, "KEEPWIRE_ROUTE=", 15) == 0,
 	       "seven bad variables give seven messages in order");
-	tap_ok(load(ENV("KEEPWIRE_MODE=direct", "KEEPWIRE_MTU=9")) == 2 && !cfg.enabled &&
+	tap_ok(load(ENV("KEEPWIRE_MODE=direct", "KEEPWIRE_TAP=tap0", "KEEPWIRE_ADDRESS=10.0.0.2/24",
+			"KEEPWIRE_MTU=9", "KEEPWIRE_COUNT=0")) == 2 && !cfg.enabled &&
+	       strncmp(diag.item[0].text, "KEEPWIRE_COUNT=", 15) == 0 &&
 	       strncmp(diag.item[1].text, "KEEPWIRE_MTU=\"9\": out of range", 28) == 0,
-	       "KEEPWIRE_MODE=direct and a bad direct variable: both reported");
+	       "KEEPWIRE_MODE=direct with two bad variables: both reported");
 	load(ENV("KEEPWIRE_STRICT=1", "KEEPWIRE_MAC=x"));
 	tap_ok(cfg.strict && !cfg.enabled && diag.errors == 1,
 	       "strict survives a bad direct variable");

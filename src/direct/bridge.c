@@ -1,0 +1,514 @@
+/* Moving bytes between stack connections and the program's socketpairs.
+ *
+ * Each stack connection has a stream socketpair; the program holds one
+ * end, the engine the other (non-blocking, in the engine's epoll set).
+ * Flow control is the pair's and the stack's own: the engine reads from
+ * the pair only as much as the connection's send buffer takes, and
+ * consumes received stack data only as far as the pair accepts it
+ * (peek, send, consume), so nothing is buffered twice and nothing is lost.
+ *
+ * What the pair's ends say to each other:
+ *   program wrote bytes        -> we read them, kw_tcp_send
+ *   program shut its write side -> we read EOF (no HUP): kw_tcp_shutdown
+ *   program closed every copy  -> EPOLLHUP: flush its last bytes, close
+ *   peer sent FIN              -> we shut our write side: program reads EOF
+ *   connection failed/died     -> slot error + our write side shut: the
+ *                                 program's read/SO_ERROR hooks report it */
+#include "config.h"
+#include "direct/engine_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static struct kw_slot *slot_of(struct kw_engine *E, const struct kw_conn *c)
+{
+	return &E->shared->slot[c->slot];
+}
+
+struct kw_conn *kw_conn_new(struct kw_engine *E, enum kw_slot_kind kind)
+{
+	struct kw_conn *c;
+	struct kw_slot *s;
+
+	if (E->n_free == 0)
+		return NULL;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	c->slot = E->free_slot[--E->n_free];
+	c->kind = kind;
+	c->fd = -1;
+	c->prog_fd = -1;
+	E->conn[c->slot] = c;
+	s = slot_of(E, c);
+	atomic_store(&s->state, KW_SLOT_CONNECTING);
+	atomic_store(&s->was_open, 0);
+	atomic_store(&s->error, 0);
+	atomic_store(&s->laddr, 0);
+	atomic_store(&s->raddr, 0);
+	atomic_store(&s->lport, 0);
+	atomic_store(&s->rport, 0);
+	atomic_store_explicit(&s->kind, (uint8_t)kind, memory_order_release);
+	return c;
+}
+
+static void dirty_unlink(struct kw_engine *E, struct kw_conn *c)
+{
+	struct kw_conn **p;
+
+	if (!c->dirty)
+		return;
+	for (p = &E->dirty_head; *p != NULL; p = &(*p)->dirty_next) {
+		if (*p == c) {
+			*p = c->dirty_next;
+			break;
+		}
+	}
+	c->dirty = false;
+}
+
+void kw_conn_free(struct kw_engine *E, struct kw_conn *c)
+{
+	struct kw_slot *s = slot_of(E, c);
+
+	dirty_unlink(E, c);
+	if (c->pending != NULL) {
+		kw_conn_free(E, c->pending);
+		c->pending = NULL;
+	}
+	if (c->tcp != NULL) {
+		kw_tcp_set_user(c->tcp, NULL);
+		/* A listener's or a connection whose program is gone: a
+		 * connection still sends what the program wrote, then FIN. */
+		if (c->kind == KW_SLOT_STREAM && !c->dead && c->hup)
+			kw_tcp_close(c->tcp, E->now);
+		else if (c->kind == KW_SLOT_STREAM)
+			kw_tcp_abort(c->tcp, E->now);
+		else
+			kw_tcp_close(c->tcp, E->now);
+		c->tcp = NULL;
+	}
+	if (c->fd >= 0) {
+		/* Forked children may hold copies of the fd: leave epoll
+		 * explicitly rather than by the last close. */
+		if (c->in_epoll)
+			epoll_ctl(E->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+		close(c->fd);
+	}
+	if (c->prog_fd >= 0)
+		close(c->prog_fd);
+	atomic_store(&s->kind, KW_SLOT_FREE);
+	atomic_fetch_add_explicit(&s->gen, 1, memory_order_release);
+	E->conn[c->slot] = NULL;
+	E->free_slot[E->n_free++] = c->slot;
+	free(c);
+}
+
+void kw_conn_publish(struct kw_engine *E, struct kw_conn *c)
+{
+	struct kw_slot *s = slot_of(E, c);
+	uint32_t a;
+	uint16_t p;
+
+	if (c->tcp == NULL)
+		return;
+	kw_tcp_local(c->tcp, &a, &p);
+	atomic_store(&s->laddr, a);
+	atomic_store(&s->lport, p);
+	kw_tcp_remote(c->tcp, &a, &p);
+	atomic_store(&s->raddr, a);
+	atomic_store(&s->rport, p);
+}
+
+void kw_conn_apply_opts(struct kw_engine *E, struct kw_conn *c, const struct kw_direct_opts *o)
+{
+	struct kw_slot *s = slot_of(E, c);
+	struct keepalive_config k = {
+		.idle_ns = (uint64_t)o->idle_ms * KW_NS_PER_MS,
+		.interval_ns = (uint64_t)o->interval_ms * KW_NS_PER_MS,
+		.count = o->count,
+	};
+
+	c->opts = *o;
+	if (c->tcp != NULL && c->kind != KW_SLOT_LISTENER) {
+		kw_tcp_set_keepalive(c->tcp, o->keepalive, &k, E->now);
+		kw_tcp_set_nodelay(c->tcp, o->nodelay);
+	}
+	atomic_store(&s->keepalive, o->keepalive);
+	atomic_store(&s->nodelay, o->nodelay);
+	atomic_store(&s->idle_ms, o->idle_ms);
+	atomic_store(&s->interval_ms, o->interval_ms);
+	atomic_store(&s->count, o->count);
+	atomic_store(&s->user_timeout_ms, o->user_timeout_ms);
+}
+
+void kw_conn_watch(struct kw_engine *E, struct kw_conn *c, uint32_t events)
+{
+	struct epoll_event ev = { .events = events };
+
+	if (c->fd < 0)
+		return;
+	ev.data.u64 = c->slot;
+	/* A hung-up fd reports EPOLLHUP whatever the interest: while there is
+	 * nothing we can do with it, it must leave the set, or the loop spins.
+	 * The stack's notification brings it back to work. */
+	if (c->hup && !(events & EPOLLIN)) {
+		if (c->in_epoll)
+			epoll_ctl(E->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+		c->in_epoll = false;
+		return;
+	}
+	if (!c->in_epoll) {
+		if (epoll_ctl(E->epfd, EPOLL_CTL_ADD, c->fd, &ev) == 0) {
+			c->in_epoll = true;
+			c->events = events;
+		}
+		return;
+	}
+	if (c->events != events && epoll_ctl(E->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+		c->events = events;
+}
+
+void kw_conn_mark(struct kw_engine *E, struct kw_conn *c)
+{
+	if (c->dirty)
+		return;
+	c->dirty = true;
+	c->dirty_next = E->dirty_head;
+	E->dirty_head = c;
+}
+
+/* ---- connections ------------------------------------------------------- */
+
+/* Read and drop what the program writes into a dead connection. */
+static void discard_program_bytes(struct kw_engine *E, struct kw_conn *c)
+{
+	for (;;) {
+		ssize_t r = recv(c->fd, E->scratch, sizeof(E->scratch), MSG_DONTWAIT);
+		if (r > 0)
+			continue;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+			c->prog_eof = true;
+		break;
+	}
+}
+
+static void shut_program_side(struct kw_conn *c)
+{
+	if (!c->shut_wr) {
+		shutdown(c->fd, SHUT_WR);
+		c->shut_wr = true;
+	}
+}
+
+/* The connection ended with err: the program learns it from the slot. */
+static void conn_fail(struct kw_engine *E, struct kw_conn *c, int err)
+{
+	struct kw_slot *s = slot_of(E, c);
+
+	atomic_store(&s->error, err);
+	atomic_store_explicit(&s->state, KW_SLOT_DEAD, memory_order_release);
+	if (c->tcp != NULL) {
+		kw_tcp_set_user(c->tcp, NULL);
+		kw_tcp_close(c->tcp, E->now);
+		c->tcp = NULL;
+	}
+	c->dead = true;
+	c->stack_backlog = false;
+	shut_program_side(c);
+}
+
+/* The handshake ended (err 0: established). Publish the outcome first,
+ * then lift the program end's send buffer: that is what makes it
+ * writable, and a program woken by POLLOUT must find the outcome there. */
+static void connect_done(struct kw_engine *E, struct kw_conn *c, int err)
+{
+	struct kw_slot *s = slot_of(E, c);
+	int sndbuf = (int)c->sndbuf;
+
+	kw_conn_publish(E, c);
+	if (err == 0) {
+		atomic_store(&s->was_open, 1);
+		atomic_store_explicit(&s->state, KW_SLOT_OPEN, memory_order_release);
+	} else {
+		conn_fail(E, c, err);
+	}
+	c->connecting = false;
+	if (c->prog_fd >= 0) {
+		if (sndbuf > 0)
+			setsockopt(c->prog_fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+		close(c->prog_fd);
+		c->prog_fd = -1;
+	}
+	/* The filler is in front of anything the program writes from now on. */
+	while (c->filler_left > 0) {
+		size_t want = c->filler_left < sizeof(E->scratch) ? c->filler_left : sizeof(E->scratch);
+		ssize_t r = recv(c->fd, E->scratch, want, MSG_DONTWAIT);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		c->filler_left -= (uint32_t)r;
+	}
+}
+
+/* Received stack data into the pair, as far as the pair takes it. */
+static void to_program(struct kw_engine *E, struct kw_conn *c)
+{
+	for (;;) {
+		ssize_t n = kw_tcp_peek(c->tcp, E->scratch, sizeof(E->scratch));
+		ssize_t w;
+
+		if (n == -EAGAIN) {
+			c->stack_backlog = false;
+			return;
+		}
+		if (n < 0) {
+			conn_fail(E, c, (int)-n);
+			return;
+		}
+		if (n == 0) {
+			c->stack_backlog = false;
+			shut_program_side(c);
+			return;
+		}
+		if (c->hup) {
+			/* Nobody will read it: drop it so the window stays open
+			 * until our FIN goes out. */
+			kw_tcp_consume(c->tcp, (size_t)n, E->now);
+			continue;
+		}
+		w = send(c->fd, E->scratch, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				c->stack_backlog = true;
+				return;
+			}
+			/* EPIPE: the program shut its reading side or is gone. */
+			c->hup = true;
+			continue;
+		}
+		kw_tcp_consume(c->tcp, (size_t)w, E->now);
+		if (w < n) {
+			c->stack_backlog = true;
+			return;
+		}
+	}
+}
+
+/* What the program wrote into the stack, as far as the send buffer takes. */
+static void from_program(struct kw_engine *E, struct kw_conn *c)
+{
+	while (!c->prog_eof && c->tcp != NULL) {
+		size_t space = kw_tcp_send_space(c->tcp);
+		ssize_t r;
+
+		if (space == 0)
+			return;
+		if (space > sizeof(E->scratch))
+			space = sizeof(E->scratch);
+		r = recv(c->fd, E->scratch, space, MSG_DONTWAIT);
+		if (r > 0) {
+			kw_tcp_send(c->tcp, E->scratch, (size_t)r, E->now);
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		/* EOF: shutdown(SHUT_WR) or the last close. */
+		c->prog_eof = true;
+		kw_tcp_shutdown(c->tcp, SHUT_WR, E->now);
+	}
+}
+
+static void stream_pump(struct kw_engine *E, struct kw_conn *c)
+{
+	uint32_t want = 0;
+
+	if (c->connecting) {
+		unsigned ev;
+
+		if (c->tcp == NULL)
+			return;
+		ev = kw_tcp_events(c->tcp);
+		if (ev & KW_TCP_ERROR) {
+			int err = kw_tcp_take_error(c->tcp);
+			connect_done(E, c, err ? err : ECONNREFUSED);
+		} else if (kw_tcp_state(c->tcp) != KW_TCP_SYN_SENT &&
+			   kw_tcp_state(c->tcp) != KW_TCP_SYN_RECEIVED) {
+			connect_done(E, c, 0);
+		} else {
+			return;
+		}
+	}
+	if (c->dead) {
+		if (!c->prog_eof)
+			discard_program_bytes(E, c);
+		if (c->hup) {
+			kw_conn_free(E, c);
+			return;
+		}
+		kw_conn_watch(E, c, c->prog_eof ? 0 : EPOLLIN);
+		return;
+	}
+	to_program(E, c);
+	if (c->dead) {
+		stream_pump(E, c);
+		return;
+	}
+	from_program(E, c);
+	if (c->hup && c->prog_eof) {
+		/* Everything the program wrote is in the stack: close. */
+		kw_conn_free(E, c);
+		return;
+	}
+	if (!c->prog_eof && kw_tcp_send_space(c->tcp) > 0)
+		want |= EPOLLIN;
+	if (c->stack_backlog)
+		want |= EPOLLOUT;
+	kw_conn_watch(E, c, want);
+}
+
+/* ---- listeners --------------------------------------------------------- */
+
+static bool hand_over(struct kw_engine *E, struct kw_conn *l, struct kw_conn *n)
+{
+	struct kw_direct_accepted msg = {
+		.slot = n->slot,
+		.gen = atomic_load(&slot_of(E, n)->gen),
+	};
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct iovec iov = { &msg, sizeof(msg) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *cm;
+	ssize_t r;
+
+	memset(&u, 0, sizeof(u));
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &n->prog_fd, sizeof(int));
+	do
+		r = sendmsg(l->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	while (r < 0 && errno == EINTR);
+	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return false;
+	if (r < 0) {
+		/* The program closed the listener: this one is refused too. */
+		l->hup = true;
+		return false;
+	}
+	close(n->prog_fd);
+	n->prog_fd = -1;
+	return true;
+}
+
+/* A connection the stack accepted, bridged and ready to hand over. */
+static struct kw_conn *bridge_accepted(struct kw_engine *E, struct kw_conn *l, struct kw_tcp *t)
+{
+	struct kw_conn *n = kw_conn_new(E, KW_SLOT_STREAM);
+	struct kw_slot *s;
+	int sv[2];
+
+	if (n == NULL)
+		return NULL;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		kw_conn_free(E, n);
+		return NULL;
+	}
+	n->fd = sv[1];
+	n->prog_fd = sv[0];
+	/* The engine's end never blocks; the program's stays as accept makes
+	 * it (accept4's flags are applied on the program side). */
+	fcntl(n->fd, F_SETFL, O_NONBLOCK);
+	n->tcp = t;
+	kw_tcp_set_user(t, n);
+	kw_conn_apply_opts(E, n, &l->opts);
+	kw_conn_publish(E, n);
+	s = slot_of(E, n);
+	atomic_store(&s->was_open, 1);
+	atomic_store_explicit(&s->state, KW_SLOT_OPEN, memory_order_release);
+	return n;
+}
+
+static void listener_pump(struct kw_engine *E, struct kw_conn *l)
+{
+	for (;;) {
+		if (l->hup) {
+			kw_conn_free(E, l);
+			return;
+		}
+		if (l->pending == NULL) {
+			struct kw_tcp *t;
+
+			if (l->tcp == NULL || kw_tcp_accept(l->tcp, &t) < 0)
+				break;
+			l->pending = bridge_accepted(E, l, t);
+			if (l->pending == NULL) {
+				/* No slot or no descriptor: refuse it as a full
+				 * backlog would, with a reset. */
+				kw_tcp_abort(t, E->now);
+				continue;
+			}
+		}
+		if (!hand_over(E, l, l->pending))
+			break;
+		kw_conn_mark(E, l->pending);
+		l->pending = NULL;
+	}
+	if (!l->hup)
+		kw_conn_watch(E, l, l->pending != NULL ? EPOLLOUT : 0);
+}
+
+/* ---- entry points ------------------------------------------------------ */
+
+static void pump(struct kw_engine *E, struct kw_conn *c)
+{
+	switch (c->kind) {
+	case KW_SLOT_STREAM:
+		stream_pump(E, c);
+		break;
+	case KW_SLOT_LISTENER:
+		listener_pump(E, c);
+		break;
+	default:
+		break;
+	}
+}
+
+void kw_bridge_run_dirty(struct kw_engine *E)
+{
+	/* Pumping can mark more (an ACK we send frees nothing of ours, but a
+	 * handed-over connection is marked); loop until quiet. */
+	while (E->dirty_head != NULL) {
+		struct kw_conn *c = E->dirty_head;
+
+		E->dirty_head = c->dirty_next;
+		c->dirty = false;
+		pump(E, c);
+	}
+}
+
+void kw_bridge_event(struct kw_engine *E, struct kw_conn *c, uint32_t events)
+{
+	if (events & (EPOLLHUP | EPOLLERR))
+		c->hup = true;
+	if (c->kind == KW_SLOT_STREAM && c->connecting)
+		return;     /* we hold the program's end: nothing can happen yet */
+	kw_conn_mark(E, c);
+}

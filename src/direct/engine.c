@@ -1,0 +1,542 @@
+/* The engine thread: one loop over epoll (the TAP fd, the request pair,
+ * every connection's end), the stack's timers, and the requests programs
+ * send. It holds E->lock while it works and releases it while it waits,
+ * so fork() (which takes the lock in its prepare handler) always copies a
+ * consistent engine into the child, which then closes the engine's
+ * descriptors: only the process that started the engine runs it. */
+#include "config.h"
+#include "direct/engine.h"
+#include "direct/engine_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static struct kw_engine *engine;    /* the engine this process runs, if any */
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * KW_NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
+static void notify(void *ctx, struct kw_tcp *sock)
+{
+	struct kw_engine *E = ctx;
+	struct kw_conn *c = kw_tcp_user(sock);
+
+	if (c != NULL)
+		kw_conn_mark(E, c);
+}
+
+/* ---- requests ---------------------------------------------------------- */
+
+static void reply(struct kw_engine *E, uint32_t cell, int32_t result, uint32_t slot, uint32_t gen)
+{
+	struct kw_reply *r;
+
+	if (cell >= KW_DIRECT_CELLS)
+		return;
+	r = &E->shared->cell[cell];
+	r->result = result;
+	r->slot = slot;
+	r->gen = gen;
+	atomic_store_explicit(&r->state, KW_CELL_DONE, memory_order_release);
+	syscall(SYS_futex, &r->state, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+/* The connection a request names, if it still is the one the program saw. */
+static struct kw_conn *named(struct kw_engine *E, const struct kw_direct_request *rq)
+{
+	struct kw_conn *c;
+
+	if (rq->slot >= KW_DIRECT_SLOTS)
+		return NULL;
+	c = E->conn[rq->slot];
+	if (c == NULL || (atomic_load(&E->shared->slot[rq->slot].gen) & 0xffffu) != (rq->gen & 0xffffu))
+		return NULL;
+	return c;
+}
+
+static uint32_t gen_of(struct kw_engine *E, const struct kw_conn *c)
+{
+	return atomic_load(&E->shared->slot[c->slot].gen);
+}
+
+static int op_bind(struct kw_engine *E, const struct kw_direct_request *rq, struct kw_conn **out)
+{
+	struct kw_tcp *t;
+	struct kw_conn *c;
+	int r = kw_tcp_open(kw_stack_tcp(E->stack), &t);
+
+	if (r < 0)
+		return r;
+	r = kw_tcp_bind(t, rq->addr, rq->port);
+	if (r < 0) {
+		kw_tcp_close(t, E->now);
+		return r;
+	}
+	c = kw_conn_new(E, KW_SLOT_BOUND);
+	if (c == NULL) {
+		kw_tcp_close(t, E->now);
+		return -ENOBUFS;
+	}
+	c->tcp = t;
+	kw_tcp_set_user(t, c);
+	kw_conn_publish(E, c);
+	*out = c;
+	return 0;
+}
+
+static int op_connect(struct kw_engine *E, const struct kw_direct_request *rq,
+		      const int *fds, int nfds, struct kw_conn **out)
+{
+	struct kw_conn *c = NULL;
+	struct kw_tcp *t;
+	int r;
+
+	if (nfds != 2)
+		return -EINVAL;
+	if (rq->slot != UINT32_MAX) {
+		c = named(E, rq);
+		if (c == NULL || c->kind != KW_SLOT_BOUND)
+			return -EBADF;
+	} else {
+		r = kw_tcp_open(kw_stack_tcp(E->stack), &t);
+		if (r < 0)
+			return r;
+		c = kw_conn_new(E, KW_SLOT_STREAM);
+		if (c == NULL) {
+			kw_tcp_close(t, E->now);
+			return -ENOBUFS;
+		}
+		c->tcp = t;
+		kw_tcp_set_user(t, c);
+	}
+	c->kind = KW_SLOT_STREAM;
+	kw_conn_apply_opts(E, c, &rq->opts);
+	r = kw_tcp_connect(c->tcp, rq->addr, rq->port, E->now);
+	if (r != -EINPROGRESS && r != 0) {
+		kw_conn_free(E, c);
+		return r;
+	}
+	atomic_store_explicit(&E->shared->slot[c->slot].kind, KW_SLOT_STREAM, memory_order_release);
+	c->fd = fds[0];
+	c->prog_fd = fds[1];
+	fcntl(c->fd, F_SETFL, O_NONBLOCK);
+	c->filler_left = rq->filler;
+	c->sndbuf = rq->sndbuf;
+	c->connecting = true;
+	kw_conn_publish(E, c);
+	/* In the set from now on (no interest yet): its end is ours to watch. */
+	kw_conn_watch(E, c, 0);
+	kw_conn_mark(E, c);
+	*out = c;
+	return -EINPROGRESS;
+}
+
+static int op_listen(struct kw_engine *E, const struct kw_direct_request *rq,
+		     const int *fds, int nfds, struct kw_conn **out)
+{
+	struct kw_conn *c = named(E, rq);
+	int r;
+
+	if (nfds != 1)
+		return -EINVAL;
+	if (c == NULL || c->kind != KW_SLOT_BOUND)
+		return -EBADF;
+	r = kw_tcp_listen(c->tcp, rq->backlog);
+	if (r < 0)
+		return r;
+	c->kind = KW_SLOT_LISTENER;
+	c->fd = fds[0];
+	fcntl(c->fd, F_SETFL, O_NONBLOCK);
+	kw_conn_apply_opts(E, c, &rq->opts);
+	atomic_store_explicit(&E->shared->slot[c->slot].kind, KW_SLOT_LISTENER, memory_order_release);
+	kw_conn_watch(E, c, 0);
+	kw_conn_mark(E, c);
+	*out = c;
+	return 0;
+}
+
+/* Seconds as the kernel takes them for TCP_KEEP*: 1..32767. */
+static int keep_seconds(int32_t v, uint32_t *ms)
+{
+	if (v < 1 || v > 32767)
+		return -EINVAL;
+	*ms = (uint32_t)v * 1000u;
+	return 0;
+}
+
+static int op_setopt(struct kw_engine *E, const struct kw_direct_request *rq)
+{
+	struct kw_conn *c = named(E, rq);
+	struct kw_direct_opts o;
+	int r = 0;
+
+	if (c == NULL)
+		return -EBADF;
+	o = c->opts;
+	if (rq->level == SOL_SOCKET && rq->name == SO_KEEPALIVE) {
+		o.keepalive = rq->value != 0;
+	} else if (rq->level == IPPROTO_TCP) {
+		switch (rq->name) {
+		case TCP_KEEPIDLE:
+			r = keep_seconds(rq->value, &o.idle_ms);
+			break;
+		case TCP_KEEPINTVL:
+			r = keep_seconds(rq->value, &o.interval_ms);
+			break;
+		case TCP_KEEPCNT:
+			if (rq->value < 1 || rq->value > 127)
+				r = -EINVAL;
+			else
+				o.count = (uint32_t)rq->value;
+			break;
+		case TCP_NODELAY:
+			o.nodelay = rq->value != 0;
+			break;
+		case TCP_USER_TIMEOUT:
+			if (rq->value < 0)
+				r = -EINVAL;
+			else
+				o.user_timeout_ms = (uint32_t)rq->value;
+			break;
+		default:
+			r = -ENOPROTOOPT;
+		}
+	} else {
+		r = -ENOPROTOOPT;
+	}
+	if (r == 0)
+		kw_conn_apply_opts(E, c, &o);
+	return r;
+}
+
+static void handle_request(struct kw_engine *E, const struct kw_direct_request *rq,
+			   int *fds, int nfds)
+{
+	struct kw_conn *c = NULL;
+	int r;
+
+	switch (rq->op) {
+	case KW_OP_BIND:
+		r = op_bind(E, rq, &c);
+		break;
+	case KW_OP_CONNECT:
+		r = op_connect(E, rq, fds, nfds, &c);
+		break;
+	case KW_OP_LISTEN:
+		r = op_listen(E, rq, fds, nfds, &c);
+		break;
+	case KW_OP_SETOPT:
+		r = op_setopt(E, rq);
+		break;
+	case KW_OP_RELEASE:
+		c = named(E, rq);
+		if (c != NULL && c->kind == KW_SLOT_BOUND)
+			kw_conn_free(E, c);
+		c = NULL;
+		r = 0;
+		break;
+	default:
+		r = -EINVAL;
+	}
+	/* Attached descriptors the request did not keep are closed here. */
+	bool kept = (rq->op == KW_OP_CONNECT && r == -EINPROGRESS) ||
+		    (rq->op == KW_OP_LISTEN && r == 0);
+	if (!kept) {
+		for (int i = 0; i < nfds; i++)
+			close(fds[i]);
+	}
+	if (r < 0 && r != -EINPROGRESS)
+		c = NULL;
+	reply(E, rq->cell, r, c ? c->slot : 0, c ? gen_of(E, c) : 0);
+}
+
+static void read_requests(struct kw_engine *E)
+{
+	for (int n = 0; n < 64; n++) {
+		struct kw_direct_request rq;
+		union {
+			struct cmsghdr h;
+			char buf[CMSG_SPACE(2 * sizeof(int))];
+		} u;
+		struct iovec iov = { &rq, sizeof(rq) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+				     .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+		struct cmsghdr *cm;
+		int fds[2], nfds = 0;
+		ssize_t r = recvmsg(E->ctl_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return;
+		for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
+			if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+				continue;
+			size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (size_t i = 0; i < k; i++) {
+				int fd;
+				memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+				if (nfds < 2)
+					fds[nfds++] = fd;
+				else
+					close(fd);
+			}
+		}
+		if ((size_t)r != sizeof(rq) || (mh.msg_flags & MSG_CTRUNC)) {
+			for (int i = 0; i < nfds; i++)
+				close(fds[i]);
+			continue;
+		}
+		handle_request(E, &rq, fds, nfds);
+	}
+}
+
+/* ---- the loop ---------------------------------------------------------- */
+
+static void read_frames(struct kw_engine *E)
+{
+	for (int n = 0; n < 64; n++) {
+		ssize_t len = kw_tap_read(E->tap, E->frame, sizeof(E->frame));
+
+		if (len <= 0) {
+			if (len < 0 && len != -EAGAIN && len != -EINTR) {
+				/* The device is gone: nothing more will arrive. */
+				epoll_ctl(E->epfd, EPOLL_CTL_DEL, kw_tap_fd(E->tap), NULL);
+			}
+			return;
+		}
+		kw_stack_input(E->stack, E->frame, (size_t)len, E->now);
+	}
+}
+
+static int wait_ms(uint64_t deadline, uint64_t now)
+{
+	uint64_t ms;
+
+	if (deadline == KW_TIME_NEVER)
+		return -1;
+	if (deadline <= now)
+		return 0;
+	ms = (deadline - now + KW_NS_PER_MS - 1) / KW_NS_PER_MS;
+	return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+static void *engine_main(void *arg)
+{
+	struct kw_engine *E = arg;
+	struct epoll_event ev[64];
+
+	pthread_mutex_lock(&E->lock);
+	for (;;) {
+		uint64_t deadline;
+		int n;
+
+		E->now = now_ns();
+		kw_stack_poll(E->stack, E->now);
+		kw_bridge_run_dirty(E);
+		deadline = kw_stack_next_deadline(E->stack);
+		pthread_mutex_unlock(&E->lock);
+		n = epoll_wait(E->epfd, ev, 64, wait_ms(deadline, now_ns()));
+		pthread_mutex_lock(&E->lock);
+		E->now = now_ns();
+		for (int i = 0; i < n; i++) {
+			uint64_t id = ev[i].data.u64;
+
+			if (id == KW_EV_TAP)
+				read_frames(E);
+			else if (id == KW_EV_CTL)
+				read_requests(E);
+			else if (id < KW_DIRECT_SLOTS && E->conn[id] != NULL)
+				kw_bridge_event(E, E->conn[id], ev[i].events);
+		}
+		kw_bridge_run_dirty(E);
+	}
+	return NULL;
+}
+
+/* ---- fork -------------------------------------------------------------- */
+
+static void fork_prepare(void)
+{
+	if (engine != NULL && engine->pid == getpid())
+		pthread_mutex_lock(&engine->lock);
+}
+
+static void fork_parent(void)
+{
+	if (engine != NULL && engine->pid == getpid())
+		pthread_mutex_unlock(&engine->lock);
+}
+
+/* The child has no engine thread; it keeps the program's ends and the
+ * request pair (the parent's engine serves it), and lets go of the
+ * engine's descriptors so their lifetimes stay the parent's. */
+static void fork_child(void)
+{
+	struct kw_engine *E = engine;
+
+	if (E == NULL)
+		return;
+	engine = NULL;
+	pthread_mutex_unlock(&E->lock);
+	close(kw_tap_fd(E->tap));
+	close(E->epfd);
+	close(E->ctl_fd);
+	for (uint32_t i = 0; i < KW_DIRECT_SLOTS; i++) {
+		struct kw_conn *c = E->conn[i];
+		if (c == NULL)
+			continue;
+		if (c->fd >= 0)
+			close(c->fd);
+		if (c->prog_fd >= 0)
+			close(c->prog_fd);
+	}
+}
+
+/* ---- start ------------------------------------------------------------- */
+
+static void tap_options(const struct kw_config *cfg, struct kw_tap_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->name = cfg->tap_name;
+	o->must_exist = true;
+	o->mac = cfg->has_mac ? cfg->mac : NULL;
+	o->mtu = cfg->has_mtu ? (uint16_t)cfg->mtu : 0;
+}
+
+int kw_engine_probe(const struct kw_config *cfg, char *err, size_t errlen)
+{
+	struct kw_tap_options o;
+	struct kw_tap *tap;
+
+	tap_options(cfg, &o);
+	tap = kw_tap_open(&o, err, errlen);
+	if (tap == NULL)
+		return -1;
+	kw_tap_close(tap);
+	return 0;
+}
+
+static int add_fd(int epfd, int fd, uint64_t id)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	ev.data.u64 = id;
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+int kw_engine_start(const struct kw_config *cfg, struct kw_engine_link *out,
+		    char *err, size_t errlen)
+{
+	static bool atfork_done;
+	struct kw_stack_config sc = { 0 };
+	struct kw_tap_options o;
+	struct kw_engine *E;
+	sigset_t all, old;
+	int ctl[2] = { -1, -1 };
+	int r;
+
+	E = calloc(1, sizeof(*E));
+	if (E == NULL) {
+		snprintf(err, errlen, "out of memory starting the stack");
+		return -1;
+	}
+	E->epfd = -1;
+	E->ctl_fd = -1;
+	pthread_mutex_init(&E->lock, NULL);
+	tap_options(cfg, &o);
+	E->tap = kw_tap_open(&o, err, errlen);
+	if (E->tap == NULL)
+		goto fail;
+	E->shared = mmap(NULL, sizeof(*E->shared), PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (E->shared == MAP_FAILED) {
+		E->shared = NULL;
+		snprintf(err, errlen, "cannot map the shared socket table: %s", strerror(errno));
+		goto fail;
+	}
+	sc.addr = cfg->address;
+	sc.prefix_len = (uint8_t)cfg->prefix_len;
+	sc.gateway = cfg->gateway;
+	if (getrandom(&sc.seed, sizeof(sc.seed), 0) != (ssize_t)sizeof(sc.seed))
+		sc.seed = now_ns() ^ ((uint64_t)getpid() << 32);
+	E->stack = kw_stack_create(&sc, kw_tap_netdev(E->tap));
+	if (E->stack == NULL) {
+		snprintf(err, errlen, "cannot create the stack (out of memory)");
+		goto fail;
+	}
+	kw_stack_set_notify(E->stack, notify, E);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
+		snprintf(err, errlen, "cannot create the request channel: %s", strerror(errno));
+		goto fail;
+	}
+	E->ctl_fd = ctl[1];
+	fcntl(E->ctl_fd, F_SETFL, O_NONBLOCK);
+	E->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (E->epfd < 0 || add_fd(E->epfd, kw_tap_fd(E->tap), KW_EV_TAP) < 0 ||
+	    add_fd(E->epfd, E->ctl_fd, KW_EV_CTL) < 0) {
+		snprintf(err, errlen, "cannot set up epoll: %s", strerror(errno));
+		goto fail;
+	}
+	for (uint32_t i = 0; i < KW_DIRECT_SLOTS; i++)
+		E->free_slot[i] = KW_DIRECT_SLOTS - 1 - i;
+	E->n_free = KW_DIRECT_SLOTS;
+	E->pid = getpid();
+	E->now = now_ns();
+	kw_stack_announce(E->stack, E->now);
+
+	engine = E;
+	if (!atfork_done) {
+		pthread_atfork(fork_prepare, fork_parent, fork_child);
+		atfork_done = true;
+	}
+	/* The program's signals are the program's: the engine takes none. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = pthread_create(&E->thread, NULL, engine_main, E);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r != 0) {
+		engine = NULL;
+		snprintf(err, errlen, "cannot start the stack thread: %s", strerror(r));
+		goto fail;
+	}
+	pthread_detach(E->thread);
+	out->shared = E->shared;
+	out->ctl_fd = ctl[0];
+	return 0;
+fail:
+	if (ctl[0] >= 0)
+		close(ctl[0]);
+	if (E->ctl_fd >= 0)
+		close(E->ctl_fd);
+	if (E->epfd >= 0)
+		close(E->epfd);
+	if (E->stack != NULL)
+		kw_stack_destroy(E->stack);
+	if (E->shared != NULL)
+		munmap(E->shared, sizeof(*E->shared));
+	if (E->tap != NULL)
+		kw_tap_close(E->tap);
+	free(E);
+	return -1;
+}

@@ -1,0 +1,136 @@
+/* Direct mode: what the program side (the hooks, in any thread of the
+ * process that runs the stack or of a child it forked) and the engine (the
+ * stack thread) share.
+ *
+ * The design (README "Direct mode"): every stack socket the program holds
+ * is a real kernel descriptor, one end of an AF_UNIX socketpair whose
+ * other end the engine owns. Bytes flow through the pair; poll, select,
+ * epoll, dup, fork and blocking calls work on it as the kernel made them.
+ * What a socketpair cannot carry (the connection's addresses, its state,
+ * the error that ended it, keepalive options) lives in a slot of a
+ * MAP_SHARED region, so forked children read the same truth as the
+ * parent. Requests (bind, connect, listen, option changes) travel as
+ * datagrams over a SOCK_SEQPACKET pair, with descriptors attached as
+ * SCM_RIGHTS; the answer comes back in a reply cell of the shared region,
+ * announced with a process-shared futex. */
+#ifndef KW_DIRECT_PROTO_H
+#define KW_DIRECT_PROTO_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#define KW_DIRECT_SLOTS 16384u         /* stack sockets at once, per engine */
+#define KW_DIRECT_CELLS 256u           /* requests in flight at once */
+
+/* What a slot describes. */
+enum kw_slot_kind {
+	KW_SLOT_FREE = 0,
+	KW_SLOT_BOUND,      /* bound on the stack; still a kernel socket in the program */
+	KW_SLOT_LISTENER,   /* the program holds a SEQPACKET end; accepted sockets arrive on it */
+	KW_SLOT_STREAM,     /* a connection; the program holds a stream end */
+};
+
+/* A connection's life as the program sees it. */
+enum kw_slot_state {
+	KW_SLOT_CONNECTING = 0,
+	KW_SLOT_OPEN,       /* established (data may still be flowing after FINs) */
+	KW_SLOT_DEAD,       /* ended by an error: refused, reset, timed out */
+};
+
+/* One stack socket. The engine writes every field; the program reads them,
+ * and takes the pending error (an exchange, as SO_ERROR clears it). The
+ * addresses are written before kind is published (release/acquire). */
+struct kw_slot {
+	_Atomic uint32_t gen;          /* changes whenever the slot is freed */
+	_Atomic uint8_t kind;
+	_Atomic uint8_t state;
+	_Atomic uint8_t was_open;      /* reached OPEN once */
+	_Atomic uint8_t keepalive;     /* SO_KEEPALIVE */
+	_Atomic uint8_t nodelay;       /* TCP_NODELAY */
+	_Atomic int32_t error;         /* pending error (positive errno), 0 if none */
+	_Atomic uint32_t idle_ms, interval_ms, count;
+	_Atomic uint32_t user_timeout_ms;
+	_Atomic uint32_t laddr, raddr; /* host byte order */
+	_Atomic uint16_t lport, rport;
+};
+
+/* A reply: free (0) -> waiting (1, the requester owns it) -> done (2,
+ * written by the engine; the requester reads it and frees it). */
+enum { KW_CELL_FREE = 0, KW_CELL_WAITING = 1, KW_CELL_DONE = 2 };
+#define KW_CELL_NONE UINT32_MAX        /* a request that wants no reply */
+
+struct kw_reply {
+	_Atomic uint32_t state;        /* the futex word */
+	int32_t result;                /* 0 or a negative errno */
+	uint32_t slot, gen;
+};
+
+struct kw_direct_shared {
+	struct kw_reply cell[KW_DIRECT_CELLS];
+	struct kw_slot slot[KW_DIRECT_SLOTS];
+};
+
+enum kw_direct_op {
+	/* Reserve addr:port on the stack (port 0: an ephemeral one). Replies
+	 * with a BOUND slot. */
+	KW_OP_BIND = 1,
+	/* Connect to addr:port. Attached: the engine's end of a stream pair,
+	 * and a duplicate of the program's end (held until the handshake
+	 * ends, to lift the program end's send buffer then); `filler` bytes
+	 * the program wrote into its end so it shows no POLLOUT meanwhile;
+	 * `sndbuf` the program end's send buffer to restore. Uses slot if it
+	 * is BOUND. Replies -EINPROGRESS with a STREAM slot, or an error. */
+	KW_OP_CONNECT,
+	/* Listen on the BOUND slot. Attached: the engine's end of a
+	 * SEQPACKET pair, on which accepted connections will be sent. */
+	KW_OP_LISTEN,
+	/* Set one option (level/name as setsockopt) on the slot. */
+	KW_OP_SETOPT,
+	/* Forget a BOUND slot the program did not use (no reply). */
+	KW_OP_RELEASE,
+};
+
+/* Options a socket carries into the stack (read from the kernel socket
+ * the program configured before it connected or listened). */
+struct kw_direct_opts {
+	uint8_t keepalive, nodelay;
+	uint32_t idle_ms, interval_ms, count;
+	uint32_t user_timeout_ms;
+};
+
+struct kw_direct_request {
+	uint32_t op;
+	uint32_t cell;                 /* KW_CELL_NONE: no reply wanted */
+	uint32_t slot, gen;            /* for requests about an existing slot */
+	uint32_t addr;                 /* host byte order */
+	uint16_t port;
+	int32_t backlog;
+	uint32_t filler, sndbuf;
+	int32_t level, name, value;    /* KW_OP_SETOPT */
+	struct kw_direct_opts opts;
+};
+
+/* What the engine sends on a listener's SEQPACKET pair with each accepted
+ * connection (the program's end attached as SCM_RIGHTS). */
+struct kw_direct_accepted {
+	uint32_t slot, gen;
+};
+
+/* A program-side descriptor maps to (slot, gen & 0xffff) packed in 32 bits;
+ * 0 means "not a stack socket". */
+static inline uint32_t kw_slot_ref(uint32_t slot, uint32_t gen)
+{
+	return ((gen & 0xffffu) << 16) | ((slot + 1) & 0xffffu);
+}
+
+static inline uint32_t kw_slot_ref_index(uint32_t ref)
+{
+	return (ref & 0xffffu) - 1;
+}
+
+static inline uint32_t kw_slot_ref_gen(uint32_t ref)
+{
+	return ref >> 16;
+}
+
+#endif

@@ -1,0 +1,225 @@
+/* Direct mode, program side: start-up, the descriptor map, routing, and
+ * the request channel to the engine. */
+#include "config.h"
+#include "preload/direct.h"
+#include "direct/engine.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+bool kw_direct_enabled;
+struct kw_direct_client kw_dc = { .ctl_fd = -1 };
+
+static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void describe(char *buf, size_t len)
+{
+	const struct kw_config *c = &kw_rt.cfg;
+	char a[KW_IPV4_TEXT], g[16] = "none", routes[96] = "every non-loopback IPv4 address";
+
+	kw_ipv4_net_format(c->address, c->prefix_len, a, sizeof(a));
+	if (c->gateway)
+		kw_ipv4_format(c->gateway, g, sizeof(g));
+	if (c->route_count) {
+		size_t off = 0;
+		routes[0] = 0;
+		for (unsigned i = 0; i < c->route_count && off + 20 < sizeof(routes); i++) {
+			char n[KW_IPV4_TEXT];
+			kw_ipv4_net_format(c->routes[i].addr, c->routes[i].prefix, n, sizeof(n));
+			off += (size_t)snprintf(routes + off, sizeof(routes) - off, "%s%s", i ? "," : "", n);
+		}
+	}
+	snprintf(buf, len, "%s on TAP %s, gateway %s, routes %s", a, c->tap_name, g, routes);
+}
+
+bool kw_direct_init(void)
+{
+	char err[320], what[200];
+
+	if (kw_engine_probe(&kw_rt.cfg, err, sizeof(err)) != 0) {
+		if (kw_rt.cfg.strict) {
+			kw_log(KW_LOG_ERROR, "KEEPWIRE_TAP=%s: %s; exiting (KEEPWIRE_STRICT=1)",
+			       kw_rt.cfg.tap_name, err);
+			return false;
+		}
+		kw_log(KW_LOG_ERROR, "KEEPWIRE_TAP=%s: %s; direct mode is off, "
+		       "TCP stays on the kernel stack (socket mode)", kw_rt.cfg.tap_name, err);
+		return true;
+	}
+	/* 4 MiB of address space; only the pages of descriptors in use are
+	 * ever touched. Private: each process has its own descriptors. */
+	kw_dc.fdmap = mmap(NULL, sizeof(uint32_t) * KW_FD_TABLE_SIZE, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (kw_dc.fdmap == MAP_FAILED) {
+		kw_dc.fdmap = NULL;
+		kw_log(KW_LOG_ERROR, "direct mode: cannot map the descriptor table (%s); "
+		       "TCP stays on the kernel stack (socket mode)", strerror(errno));
+		return !kw_rt.cfg.strict;
+	}
+	describe(what, sizeof(what));
+	kw_log(KW_LOG_INFO, "direct mode: %s", what);
+	kw_direct_enabled = true;
+	return true;
+}
+
+int kw_direct_ensure(void)
+{
+	struct kw_engine_link link;
+	char err[320];
+	int st = atomic_load_explicit(&kw_dc.started, memory_order_acquire);
+
+	if (st != 0)
+		return st > 0 ? 0 : -1;
+	pthread_mutex_lock(&start_lock);
+	if (atomic_load(&kw_dc.started) == 0) {
+		if (kw_engine_start(&kw_rt.cfg, &link, err, sizeof(err)) == 0) {
+			kw_dc.shared = link.shared;
+			kw_dc.ctl_fd = link.ctl_fd;
+			atomic_store_explicit(&kw_dc.started, 1, memory_order_release);
+			kw_log(KW_LOG_DEBUG, "direct mode: stack thread started");
+		} else {
+			kw_log(KW_LOG_ERROR, "KEEPWIRE_TAP=%s: %s; TCP stays on the kernel stack "
+			       "(socket mode)", kw_rt.cfg.tap_name, err);
+			if (kw_rt.cfg.strict)
+				_exit(2);
+			atomic_store_explicit(&kw_dc.started, -1, memory_order_release);
+		}
+	}
+	st = atomic_load(&kw_dc.started);
+	pthread_mutex_unlock(&start_lock);
+	return st > 0 ? 0 : -1;
+}
+
+bool kw_direct_routed(uint32_t dst)
+{
+	const struct kw_config *c = &kw_rt.cfg;
+
+	/* Loopback, "this host", broadcast and multicast never go out. */
+	if ((dst >> 24) == 127 || (dst >> 24) == 0 || dst == UINT32_MAX || (dst >> 28) == 0xe)
+		return false;
+	if (c->route_count == 0)
+		return true;
+	for (unsigned i = 0; i < c->route_count; i++)
+		if (kw_ipv4_net_contains(&c->routes[i], dst))
+			return true;
+	return false;
+}
+
+struct kw_slot *kw_direct_slot(uint32_t ref)
+{
+	uint32_t i = kw_slot_ref_index(ref);
+	struct kw_slot *s;
+
+	if (ref == 0 || i >= KW_DIRECT_SLOTS || kw_dc.shared == NULL)
+		return NULL;
+	s = &kw_dc.shared->slot[i];
+	if ((atomic_load_explicit(&s->gen, memory_order_acquire) & 0xffffu) != kw_slot_ref_gen(ref))
+		return NULL;
+	return s;
+}
+
+/* ---- requests ---------------------------------------------------------- */
+
+static struct kw_reply *take_cell(uint32_t *index)
+{
+	static _Atomic uint32_t next;
+
+	for (;;) {
+		for (uint32_t k = 0; k < KW_DIRECT_CELLS; k++) {
+			uint32_t i = atomic_fetch_add(&next, 1) % KW_DIRECT_CELLS;
+			uint32_t expect = KW_CELL_FREE;
+			struct kw_reply *r = &kw_dc.shared->cell[i];
+
+			if (atomic_compare_exchange_strong(&r->state, &expect, KW_CELL_WAITING)) {
+				*index = i;
+				return r;
+			}
+		}
+		sched_yield();      /* 256 requests in flight: wait for one */
+	}
+}
+
+static bool engine_gone(void)
+{
+	struct pollfd p = { .fd = kw_dc.ctl_fd, .events = 0 };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR | POLLNVAL));
+}
+
+static int send_request(const struct kw_direct_request *rq, const int *fds, int nfds)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+	} u;
+	struct iovec iov = { (void *)rq, sizeof(*rq) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t r;
+
+	if (nfds > 0) {
+		struct cmsghdr *cm;
+
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+		memcpy(CMSG_DATA(cm), fds, (size_t)nfds * sizeof(int));
+	}
+	do
+		r = sendmsg(kw_dc.ctl_fd, &mh, MSG_NOSIGNAL);
+	while (r < 0 && errno == EINTR);
+	return r == (ssize_t)sizeof(*rq) ? 0 : -ENETDOWN;
+}
+
+int kw_direct_request(struct kw_direct_request *rq, const int *fds, int nfds, uint32_t *ref)
+{
+	int saved = errno;
+	struct kw_reply *cell;
+	uint32_t index;
+	int result;
+
+	if (kw_dc.shared == NULL || kw_dc.ctl_fd < 0)
+		return -ENETDOWN;
+	if (ref == NULL) {
+		rq->cell = KW_CELL_NONE;
+		result = send_request(rq, fds, nfds);
+		errno = saved;
+		return result;
+	}
+	cell = take_cell(&index);
+	rq->cell = index;
+	if (send_request(rq, fds, nfds) != 0) {
+		atomic_store(&cell->state, KW_CELL_FREE);
+		errno = saved;
+		return -ENETDOWN;
+	}
+	while (atomic_load_explicit(&cell->state, memory_order_acquire) != KW_CELL_DONE) {
+		struct timespec wait = { 0, 200 * 1000 * 1000 };
+
+		syscall(SYS_futex, &cell->state, FUTEX_WAIT, KW_CELL_WAITING, &wait, NULL, 0);
+		if (atomic_load(&cell->state) != KW_CELL_DONE && engine_gone()) {
+			/* The process running the engine exited; the cell stays
+			 * taken (nobody will answer into it). */
+			errno = saved;
+			return -ENETDOWN;
+		}
+	}
+	result = cell->result;
+	*ref = result == 0 || result == -EINPROGRESS ? kw_slot_ref(cell->slot, cell->gen) : 0;
+	atomic_store_explicit(&cell->state, KW_CELL_FREE, memory_order_release);
+	errno = saved;
+	return result;
+}

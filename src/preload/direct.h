@@ -1,0 +1,80 @@
+/* Direct mode, program side: which descriptors are stack sockets, and the
+ * calls that make, query and end them (the engine in src/direct/ does the
+ * networking). The hooks call in here only when kw_direct_enabled; every
+ * function that can "decline" returns false to let the kernel do the
+ * call, or true with the call's result in *ret (and errno set). */
+#ifndef KW_PRELOAD_DIRECT_H
+#define KW_PRELOAD_DIRECT_H
+
+#include "direct/proto.h"
+#include "preload/libc.h"
+#include "preload/runtime.h"
+
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* Direct mode is configured and its TAP device looked usable at start. */
+extern bool kw_direct_enabled;
+
+struct kw_direct_client {
+	_Atomic int started;           /* 0: not yet, 1: running, -1: failed */
+	struct kw_direct_shared *shared;
+	int ctl_fd;
+	_Atomic uint32_t *fdmap;       /* KW_FD_TABLE_SIZE slot references */
+};
+extern struct kw_direct_client kw_dc;
+
+/* At initialisation (runtime.c): probe the device and switch direct mode
+ * on, or report why not. Returns false when the process must exit
+ * (KEEPWIRE_STRICT=1 and the device is unusable). */
+bool kw_direct_init(void);
+
+static inline uint32_t kw_direct_ref(int fd)
+{
+	if (!kw_direct_enabled || fd < 0 || fd >= KW_FD_TABLE_SIZE)
+		return 0;
+	return atomic_load_explicit(&kw_dc.fdmap[fd], memory_order_relaxed);
+}
+
+static inline void kw_direct_map(int fd, uint32_t ref)
+{
+	if (kw_direct_enabled && fd >= 0 && fd < KW_FD_TABLE_SIZE)
+		atomic_store_explicit(&kw_dc.fdmap[fd], ref, memory_order_relaxed);
+}
+
+/* The slot a reference names, or NULL when it has been freed since. */
+struct kw_slot *kw_direct_slot(uint32_t ref);
+
+/* Start the engine on first need: 0, or -1 (the kernel stack it is). */
+int kw_direct_ensure(void);
+bool kw_direct_routed(uint32_t dst);
+/* Send a request and wait for its answer (cell filled in here); returns
+ * the result (0 or -errno) and the slot reference in *ref. */
+int kw_direct_request(struct kw_direct_request *rq, const int *fds, int nfds, uint32_t *ref);
+
+/* ---- the calls (direct_socket.c) --------------------------------------- */
+bool kw_direct_connect(int fd, const struct sockaddr_in *sin, int *ret);
+bool kw_direct_bind(int fd, const struct sockaddr_in *sin, socklen_t len, int *ret);
+bool kw_direct_listen(int fd, int backlog, int *ret);
+bool kw_direct_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags, int *ret);
+
+/* ---- options and names (direct_options.c) ------------------------------ */
+bool kw_direct_getsockopt(int fd, int level, int name, void *val, socklen_t *len, int *ret);
+bool kw_direct_setsockopt(int fd, int level, int name, const void *val, socklen_t len, int *ret);
+bool kw_direct_sockname(int fd, struct sockaddr *addr, socklen_t *len, bool peer, int *ret);
+
+/* ---- data and lifetime (direct_socket.c) ------------------------------- */
+/* A read on fd returned 0: the error that ended the connection (taken, as
+ * the kernel reports it once), or 0 for a plain end of stream. */
+int kw_direct_read_error(int fd);
+/* Before a write: 0 to go ahead, or the errno to fail with (raising
+ * SIGPIPE where the kernel would, unless MSG_NOSIGNAL is in flags). */
+int kw_direct_write_check(int fd, int flags);
+/* The program is letting go of fd (close) or making newfd a copy (dup). */
+void kw_direct_forget(int fd);
+void kw_direct_copy(int oldfd, int newfd);
+
+#endif

@@ -1,0 +1,428 @@
+/* Direct mode: turning a program's TCP socket into a stack socket, and
+ * the few places a socketpair needs help to look like TCP.
+ *
+ * The program's socket() is a kernel socket as usual (the destination is
+ * not known yet). connect() to a routed address, or bind() to the stack's
+ * address (or INADDR_ANY) followed by listen(), asks the engine for a
+ * stack socket and puts the program's end of a fresh socketpair on the
+ * very same descriptor number with dup3(), keeping its O_NONBLOCK,
+ * FD_CLOEXEC and timeouts. The swap happens before the program can have
+ * put the descriptor in an epoll set that matters: a socket is added to
+ * epoll after connect() (to learn when it completes) or listen().
+ *
+ * While the handshake runs, the program's end must not look writable: a
+ * few KiB of filler written into it with a tiny send buffer keep POLLOUT
+ * off; the engine drops the filler and restores the buffer when the
+ * handshake ends, which is exactly when the kernel would report POLLOUT. */
+#include "config.h"
+#include "preload/direct.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+static bool fail(int *ret, int err)
+{
+	*ret = -1;
+	errno = err;
+	return true;
+}
+
+static int get_int(int fd, int level, int name, int *v)
+{
+	socklen_t len = sizeof(*v);
+
+	*v = 0;
+	return kw_libc.getsockopt(fd, level, name, v, &len);
+}
+
+/* An IPv4 TCP socket (asking the kernel unless keepwire knows). */
+static bool is_ipv4_tcp(int fd)
+{
+	int domain, type, protocol;
+
+	if (get_int(fd, SOL_SOCKET, SO_DOMAIN, &domain) != 0 || domain != AF_INET)
+		return false;
+	if (get_int(fd, SOL_SOCKET, SO_TYPE, &type) != 0 || type != SOCK_STREAM)
+		return false;
+	return get_int(fd, SOL_SOCKET, SO_PROTOCOL, &protocol) == 0 && protocol == IPPROTO_TCP;
+}
+
+/* The options the program (or socket mode) put on the kernel socket,
+ * which the stack socket takes over. Socket mode's own values are taken
+ * from the configuration, in milliseconds: the stack keeps them exact. */
+static void carried_options(int fd, struct kw_direct_opts *o)
+{
+	int v;
+
+	memset(o, 0, sizeof(*o));
+	if (kw_fd_get(fd) == KW_FD_APPLIED) {
+		o->keepalive = 1;
+		o->idle_ms = (uint32_t)kw_rt.cfg.idle_ms;
+		o->interval_ms = (uint32_t)kw_rt.cfg.interval_ms;
+		o->count = kw_rt.cfg.count;
+		o->user_timeout_ms = kw_rt.values.set_user_timeout ? kw_rt.values.user_timeout_ms : 0;
+	} else {
+		o->keepalive = get_int(fd, SOL_SOCKET, SO_KEEPALIVE, &v) == 0 && v;
+		o->idle_ms = get_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, &v) == 0 && v > 0 ? (uint32_t)v * 1000u : 7200000u;
+		o->interval_ms = get_int(fd, IPPROTO_TCP, TCP_KEEPINTVL, &v) == 0 && v > 0 ? (uint32_t)v * 1000u : 75000u;
+		o->count = get_int(fd, IPPROTO_TCP, TCP_KEEPCNT, &v) == 0 && v > 0 ? (uint32_t)v : 9u;
+		o->user_timeout_ms = get_int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &v) == 0 && v > 0 ? (uint32_t)v : 0;
+	}
+	o->nodelay = get_int(fd, IPPROTO_TCP, TCP_NODELAY, &v) == 0 && v;
+}
+
+/* What the descriptor's replacement must keep. */
+struct fd_traits {
+	int status_flags;              /* O_NONBLOCK */
+	bool cloexec;
+	struct timeval rcvtimeo, sndtimeo;
+};
+
+static void traits_of(int fd, struct fd_traits *t)
+{
+	socklen_t len;
+	int fl = fcntl(fd, F_GETFL), fdfl = fcntl(fd, F_GETFD);
+
+	memset(t, 0, sizeof(*t));
+	t->status_flags = fl < 0 ? 0 : (fl & O_NONBLOCK);
+	t->cloexec = fdfl >= 0 && (fdfl & FD_CLOEXEC);
+	len = sizeof(t->rcvtimeo);
+	kw_libc.getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &t->rcvtimeo, &len);
+	len = sizeof(t->sndtimeo);
+	kw_libc.getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &t->sndtimeo, &len);
+}
+
+/* Put `from` on number `fd` with the traits of what was there. */
+static int replace_fd(int from, int fd, const struct fd_traits *t)
+{
+	if (kw_libc.dup3(from, fd, t->cloexec ? O_CLOEXEC : 0) < 0)
+		return -1;
+	kw_libc.close(from);
+	if (t->status_flags & O_NONBLOCK)
+		fcntl(fd, F_SETFL, O_NONBLOCK);
+	if (t->rcvtimeo.tv_sec || t->rcvtimeo.tv_usec)
+		kw_libc.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &t->rcvtimeo, sizeof(t->rcvtimeo));
+	if (t->sndtimeo.tv_sec || t->sndtimeo.tv_usec)
+		kw_libc.setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &t->sndtimeo, sizeof(t->sndtimeo));
+	kw_fd_set(fd, KW_FD_OTHER);
+	return 0;
+}
+
+/* Fill the program's end until it stops being writable; returns the
+ * number of filler bytes and the send buffer to restore. */
+static uint32_t fill(int fd, uint32_t *sndbuf)
+{
+	static const char zeros[512];
+	int v, one = 1;
+	uint32_t total = 0;
+
+	*sndbuf = get_int(fd, SOL_SOCKET, SO_SNDBUF, &v) == 0 && v > 0 ? (uint32_t)v / 2 : 0;
+	kw_libc.setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &one, sizeof(one));
+	for (;;) {
+		ssize_t n = send(fd, zeros, sizeof(zeros), MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		total += (uint32_t)n;
+	}
+	return total;
+}
+
+/* A blocking connect waits for the handshake as the kernel would: until
+ * it ends, a signal (EINTR; it goes on in the background), or SO_SNDTIMEO
+ * (EINPROGRESS). */
+static bool wait_connected(int fd, const struct fd_traits *t, int *ret)
+{
+	int timeout = -1;
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	uint32_t ref = kw_direct_ref(fd);
+	struct kw_slot *s;
+	int r, err;
+
+	if (t->sndtimeo.tv_sec || t->sndtimeo.tv_usec)
+		timeout = (int)(t->sndtimeo.tv_sec * 1000 + (t->sndtimeo.tv_usec + 999) / 1000);
+	r = poll(&p, 1, timeout);
+	if (r < 0)
+		return fail(ret, errno);
+	if (r == 0)
+		return fail(ret, EINPROGRESS);
+	s = kw_direct_slot(ref);
+	if (s == NULL)
+		return fail(ret, ECONNABORTED);
+	if (atomic_load_explicit(&s->state, memory_order_acquire) == KW_SLOT_OPEN) {
+		*ret = 0;
+		return true;
+	}
+	err = atomic_exchange(&s->error, 0);
+	return fail(ret, err ? err : ECONNREFUSED);
+}
+
+/* connect() on a descriptor that already is a stack socket. */
+static bool connect_again(struct kw_slot *s, int *ret)
+{
+	int err;
+
+	switch (atomic_load(&s->kind)) {
+	case KW_SLOT_LISTENER:
+		return fail(ret, EISCONN);
+	case KW_SLOT_STREAM:
+		break;
+	default:
+		return false;
+	}
+	switch (atomic_load_explicit(&s->state, memory_order_acquire)) {
+	case KW_SLOT_CONNECTING:
+		return fail(ret, EALREADY);
+	case KW_SLOT_OPEN:
+		return fail(ret, EISCONN);
+	default:
+		err = atomic_exchange(&s->error, 0);
+		return fail(ret, err ? err : ECONNABORTED);
+	}
+}
+
+bool kw_direct_connect(int fd, const struct sockaddr_in *sin, int *ret)
+{
+	struct kw_direct_request rq = { .op = KW_OP_CONNECT, .slot = UINT32_MAX };
+	uint32_t ref = kw_direct_ref(fd), newref;
+	uint32_t dst = ntohl(sin->sin_addr.s_addr);
+	struct kw_slot *s = kw_direct_slot(ref);
+	struct fd_traits t;
+	int sv[2], r;
+
+	if (s != NULL && atomic_load(&s->kind) != KW_SLOT_BOUND)
+		return connect_again(s, ret);
+	if (!kw_direct_routed(dst)) {
+		if (s != NULL)
+			kw_direct_forget(fd);   /* bound on both; the kernel one is used */
+		return false;
+	}
+	if (s == NULL && (!is_ipv4_tcp(fd) || kw_direct_ensure() != 0))
+		return false;
+	if (s != NULL) {
+		rq.slot = kw_slot_ref_index(ref);
+		rq.gen = kw_slot_ref_gen(ref);
+	}
+	traits_of(fd, &t);
+	carried_options(fd, &rq.opts);
+	rq.addr = dst;
+	rq.port = ntohs(sin->sin_port);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return fail(ret, errno == EMFILE || errno == ENFILE ? errno : ENOBUFS);
+	rq.filler = fill(sv[0], &rq.sndbuf);
+	{
+		int fds[2] = { sv[1], sv[0] };
+		r = kw_direct_request(&rq, fds, 2, &newref);
+	}
+	kw_libc.close(sv[1]);
+	if (r != -EINPROGRESS) {
+		kw_libc.close(sv[0]);
+		if (s != NULL)
+			kw_direct_map(fd, 0);   /* the engine let the bound socket go */
+		return fail(ret, -r);
+	}
+	if (replace_fd(sv[0], fd, &t) < 0) {
+		int e = errno;
+		kw_libc.close(sv[0]);
+		return fail(ret, e);
+	}
+	kw_direct_map(fd, newref);
+	if (t.status_flags & O_NONBLOCK)
+		return fail(ret, EINPROGRESS);
+	return wait_connected(fd, &t, ret);
+}
+
+bool kw_direct_bind(int fd, const struct sockaddr_in *sin, socklen_t len, int *ret)
+{
+	struct kw_direct_request rq = { .op = KW_OP_BIND };
+	uint32_t addr = ntohl(sin->sin_addr.s_addr), ref;
+	struct sockaddr_in got;
+	socklen_t glen = sizeof(got);
+	int r;
+
+	if (addr != 0 && addr != kw_rt.cfg.address)
+		return false;
+	if (kw_direct_ref(fd) != 0)
+		return fail(ret, EINVAL);       /* bound already */
+	if (!is_ipv4_tcp(fd) || kw_direct_ensure() != 0)
+		return false;
+	rq.addr = addr;
+	rq.port = ntohs(sin->sin_port);
+	if (addr == 0) {
+		/* INADDR_ANY: the port is taken on the kernel too, so a later
+		 * connect to a kernel destination or a listen keeps its word. */
+		if (kw_libc.bind(fd, (const struct sockaddr *)sin, len) != 0) {
+			*ret = -1;
+			return true;
+		}
+		if (rq.port == 0 && getsockname(fd, (struct sockaddr *)&got, &glen) == 0)
+			rq.port = ntohs(got.sin_port);
+	}
+	r = kw_direct_request(&rq, NULL, 0, &ref);
+	if (r != 0)
+		return fail(ret, -r);
+	kw_direct_map(fd, ref);
+	*ret = 0;
+	return true;
+}
+
+bool kw_direct_listen(int fd, int backlog, int *ret)
+{
+	struct kw_direct_request rq = { .op = KW_OP_LISTEN };
+	uint32_t ref = kw_direct_ref(fd), unused;
+	struct kw_slot *s = kw_direct_slot(ref);
+	struct fd_traits t;
+	int sv[2], r;
+
+	if (s == NULL)
+		return false;
+	if (atomic_load(&s->kind) == KW_SLOT_LISTENER) {
+		*ret = 0;                       /* listen() again: nothing to change */
+		return true;
+	}
+	if (atomic_load(&s->kind) != KW_SLOT_BOUND)
+		return fail(ret, EINVAL);
+	traits_of(fd, &t);
+	carried_options(fd, &rq.opts);
+	rq.slot = kw_slot_ref_index(ref);
+	rq.gen = kw_slot_ref_gen(ref);
+	rq.backlog = backlog;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return fail(ret, ENOBUFS);
+	r = kw_direct_request(&rq, &sv[1], 1, &unused);
+	kw_libc.close(sv[1]);
+	if (r != 0) {
+		kw_libc.close(sv[0]);
+		return fail(ret, -r);
+	}
+	if (replace_fd(sv[0], fd, &t) < 0) {
+		int e = errno;
+		kw_libc.close(sv[0]);
+		return fail(ret, e);
+	}
+	*ret = 0;
+	return true;
+}
+
+static void fill_sockaddr(struct sockaddr *addr, socklen_t *len, uint32_t a, uint16_t port)
+{
+	struct sockaddr_in sin;
+
+	if (addr == NULL || len == NULL)
+		return;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(a);
+	sin.sin_port = htons(port);
+	memcpy(addr, &sin, *len < sizeof(sin) ? *len : sizeof(sin));
+	*len = sizeof(sin);
+}
+
+bool kw_direct_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags, int *ret)
+{
+	struct kw_slot *s = kw_direct_slot(kw_direct_ref(fd)), *ns;
+	struct kw_direct_accepted msg;
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct iovec iov = { &msg, sizeof(msg) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *cm;
+	uint32_t ref;
+	ssize_t r;
+	int nfd = -1;
+
+	if (s == NULL)
+		return false;
+	if (atomic_load(&s->kind) != KW_SLOT_LISTENER)
+		return fail(ret, EINVAL);
+	if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
+		return fail(ret, EINVAL);
+	r = recvmsg(fd, &mh, (flags & SOCK_CLOEXEC) ? MSG_CMSG_CLOEXEC : 0);
+	if (r < 0) {
+		*ret = -1;
+		return true;
+	}
+	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+			memcpy(&nfd, CMSG_DATA(cm), sizeof(int));
+	if (r != (ssize_t)sizeof(msg) || nfd < 0) {
+		if (nfd >= 0)
+			kw_libc.close(nfd);
+		return fail(ret, ECONNABORTED);
+	}
+	if (flags & SOCK_NONBLOCK)
+		fcntl(nfd, F_SETFL, O_NONBLOCK);
+	ref = kw_slot_ref(msg.slot, msg.gen);
+	kw_direct_map(nfd, ref);
+	kw_fd_set(nfd, KW_FD_OTHER);
+	ns = kw_direct_slot(ref);
+	if (ns != NULL)
+		fill_sockaddr(addr, len, atomic_load(&ns->raddr), atomic_load(&ns->rport));
+	*ret = nfd;
+	return true;
+}
+
+/* ---- data and lifetime ------------------------------------------------- */
+
+int kw_direct_read_error(int fd)
+{
+	struct kw_slot *s = kw_direct_slot(kw_direct_ref(fd));
+
+	if (s == NULL || atomic_load_explicit(&s->state, memory_order_acquire) != KW_SLOT_DEAD)
+		return 0;
+	return atomic_exchange(&s->error, 0);
+}
+
+int kw_direct_write_check(int fd, int flags)
+{
+	struct kw_slot *s = kw_direct_slot(kw_direct_ref(fd));
+	int err;
+
+	if (s == NULL || atomic_load(&s->kind) != KW_SLOT_STREAM ||
+	    atomic_load_explicit(&s->state, memory_order_acquire) != KW_SLOT_DEAD)
+		return 0;
+	err = atomic_exchange(&s->error, 0);
+	if (err != 0)
+		return err;
+	if (!(flags & MSG_NOSIGNAL))
+		raise(SIGPIPE);
+	return EPIPE;
+}
+
+void kw_direct_forget(int fd)
+{
+	uint32_t ref = kw_direct_ref(fd);
+	struct kw_slot *s = kw_direct_slot(ref);
+
+	if (ref == 0)
+		return;
+	kw_direct_map(fd, 0);
+	/* Connections and listeners end when the engine sees the last copy of
+	 * the program's end close; a bound-only socket has no such end. */
+	if (s != NULL && atomic_load(&s->kind) == KW_SLOT_BOUND) {
+		struct kw_direct_request rq = {
+			.op = KW_OP_RELEASE,
+			.slot = kw_slot_ref_index(ref),
+			.gen = kw_slot_ref_gen(ref),
+		};
+		kw_direct_request(&rq, NULL, 0, NULL);
+	}
+}
+
+void kw_direct_copy(int oldfd, int newfd)
+{
+	if (newfd >= 0 && newfd != oldfd)
+		kw_direct_map(newfd, kw_direct_ref(oldfd));
+}
