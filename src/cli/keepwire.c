@@ -37,6 +37,18 @@ static void usage(FILE *out)
 "  --log LEVEL         error, warn, info or debug [KEEPWIRE_LOG] (warn)\n"
 "  --strict            exit with status 2 on a configuration error instead\n"
 "                      of running without keepwire [KEEPWIRE_STRICT=1]\n"
+"\n"
+"Direct mode: TCP to routed destinations runs over keepwire's own stack on a\n"
+"TAP device (keepalive with millisecond resolution) [KEEPWIRE_MODE=direct]:\n"
+"  --direct            use direct mode; needs --tap and --address\n"
+"  --tap IF            the TAP device (it must exist) [KEEPWIRE_TAP]\n"
+"  --address A/P       the stack's address and prefix [KEEPWIRE_ADDRESS]\n"
+"  --gateway G         default gateway, on A/P's network [KEEPWIRE_GATEWAY]\n"
+"  --route CIDR,...    destinations that use the stack [KEEPWIRE_ROUTE]\n"
+"                      (every non-loopback IPv4 address)\n"
+"  --mac M             the stack's MAC [KEEPWIRE_MAC] (random, local)\n"
+"  --mtu N             the stack's MTU [KEEPWIRE_MTU] (the device's)\n"
+"\n"
 "  -h, --help          show this help and exit\n"
 "  -V, --version       show the version and exit\n"
 "\n"
@@ -112,10 +124,31 @@ static int preload_library(void)
 	return 0;
 }
 
+static const char *lookup_env(void *ctx, const char *name)
+{
+	(void)ctx;
+	return getenv(name);
+}
+
+static bool config_ok(void)
+{
+	static struct kw_config cfg;
+	static struct kw_diag diag;
+
+	if (kw_config_load(&cfg, lookup_env, NULL, &diag) == 0)
+		return true;
+	for (int i = 0; i < diag.count; i++)
+		if (diag.item[i].level == KW_LOG_ERROR)
+			fprintf(stderr, "keepwire: %s\n", diag.item[i].text);
+	fprintf(stderr, "Try 'keepwire --help' for more information.\n");
+	return false;
+}
+
 int main(int argc, char **argv)
 {
 	enum { OPT_IDLE = 256, OPT_INTERVAL, OPT_COUNT, OPT_USER_TIMEOUT,
-	       OPT_POLICY, OPT_LOG, OPT_STRICT };
+	       OPT_POLICY, OPT_LOG, OPT_STRICT, OPT_DIRECT, OPT_TAP, OPT_ADDRESS,
+	       OPT_GATEWAY, OPT_ROUTE, OPT_MAC, OPT_MTU };
 	static const struct option options[] = {
 		{ "idle", required_argument, NULL, OPT_IDLE },
 		{ "interval", required_argument, NULL, OPT_INTERVAL },
@@ -124,6 +157,13 @@ int main(int argc, char **argv)
 		{ "policy", required_argument, NULL, OPT_POLICY },
 		{ "log", required_argument, NULL, OPT_LOG },
 		{ "strict", no_argument, NULL, OPT_STRICT },
+		{ "direct", no_argument, NULL, OPT_DIRECT },
+		{ "tap", required_argument, NULL, OPT_TAP },
+		{ "address", required_argument, NULL, OPT_ADDRESS },
+		{ "gateway", required_argument, NULL, OPT_GATEWAY },
+		{ "route", required_argument, NULL, OPT_ROUTE },
+		{ "mac", required_argument, NULL, OPT_MAC },
+		{ "mtu", required_argument, NULL, OPT_MTU },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -134,6 +174,7 @@ int main(int argc, char **argv)
 	enum kw_user_timeout_mode ut;
 	enum kw_policy policy;
 	enum kw_log_level level;
+	bool direct = false;
 	int opt;
 
 	if (argc >= 2 && strcmp(argv[1], "show") == 0)
@@ -176,6 +217,28 @@ int main(int argc, char **argv)
 		case OPT_STRICT:
 			set_env("KEEPWIRE_STRICT", "1");
 			break;
+		case OPT_DIRECT:
+			set_env("KEEPWIRE_MODE", "direct");
+			direct = true;
+			break;
+		case OPT_TAP:
+			set_env("KEEPWIRE_TAP", optarg);
+			break;
+		case OPT_ADDRESS:
+			set_env("KEEPWIRE_ADDRESS", optarg);
+			break;
+		case OPT_GATEWAY:
+			set_env("KEEPWIRE_GATEWAY", optarg);
+			break;
+		case OPT_ROUTE:
+			set_env("KEEPWIRE_ROUTE", optarg);
+			break;
+		case OPT_MAC:
+			set_env("KEEPWIRE_MAC", optarg);
+			break;
+		case OPT_MTU:
+			set_env("KEEPWIRE_MTU", optarg);
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -193,6 +256,11 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	/* Direct mode's values depend on each other (the gateway on the
+	 * address's network, a device and an address both given): check the
+	 * whole configuration the program will see, with the library's words. */
+	if (direct && !config_ok())
+		return 2;
 	if (optind >= argc) {
 		fprintf(stderr, "keepwire: no command given\n");
 		usage(stderr);

@@ -32,6 +32,22 @@ run --interval 10x -- true 2>/dev/null; is "$?" 2 "--interval 10x exits 2"
 run --user-timeout soon -- true 2>/dev/null; is "$?" 2 "--user-timeout soon exits 2"
 run --policy always -- true 2>/dev/null; is "$?" 2 "--policy always exits 2"
 run --log loud -- true 2>/dev/null; is "$?" 2 "--log loud exits 2"
+like "$(run --help)" '--direct.*needs --tap and --address' "--help lists direct mode's options"
+run --direct --tap kw0 -- true 2>"$err_file"; status=$?
+is "$status" 2 "--direct without --address exits 2"
+like "$(cat "$err_file")" '^keepwire: KEEPWIRE_MODE=direct needs KEEPWIRE_ADDRESS' "... naming what is missing"
+run --direct --tap kw0 --address 10.0.0.2/24 --gateway 10.1.0.1 -- true 2>"$err_file"; status=$?
+is "$status" 2 "--direct with an off-link gateway exits 2"
+like "$(cat "$err_file")" 'KEEPWIRE_GATEWAY="10.1.0.1": outside KEEPWIRE_ADDRESS.s network 10.0.0.0/24' \
+	"... with the library's own words"
+run --direct --tap kw0 --address 10.0.0.2/33 -- true 2>/dev/null; is "$?" 2 "--address 10.0.0.2/33 exits 2"
+run --direct --tap kw0 --address 10.0.0.2/24 --mtu 9 -- true 2>/dev/null; is "$?" 2 "--mtu 9 exits 2"
+run --direct --tap kw0 --address 10.0.0.2/24 --mac zz -- true 2>/dev/null; is "$?" 2 "--mac zz exits 2"
+run --direct --tap kw0 --address 10.0.0.2/24 --route 10.0.0.0/99 -- true 2>/dev/null; is "$?" 2 "--route 10.0.0.0/99 exits 2"
+is "$(run --direct --tap kw0 --address 10.0.0.2/24 --gateway 10.0.0.1 --route 10.9.0.0/16,192.0.2.7 \
+	--mac 02:00:00:00:00:07 --mtu 1400 -- env 2>/dev/null | grep '^KEEPWIRE_' | sort | tr '\n' ' ')" \
+	"KEEPWIRE_ADDRESS=10.0.0.2/24 KEEPWIRE_GATEWAY=10.0.0.1 KEEPWIRE_MAC=02:00:00:00:00:07 KEEPWIRE_MODE=direct KEEPWIRE_MTU=1400 KEEPWIRE_ROUTE=10.9.0.0/16,192.0.2.7 KEEPWIRE_TAP=kw0 " \
+	"the direct options set their variables"
 run -- /nonexistent/program 2>"$err_file"; status=$?
 is "$status" 127 "a command that does not exist exits 127"
 like "$(cat "$err_file")" '^keepwire: cannot run /nonexistent/program: No such file or directory$' "... saying so"
