@@ -11,7 +11,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/ethtool.h>
 #include <linux/futex.h>
+#include <linux/sockios.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -19,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -424,16 +428,57 @@ static void tap_options(const struct kw_config *cfg, struct kw_tap_options *o)
 	o->mtu = cfg->has_mtu ? (uint16_t)cfg->mtu : 0;
 }
 
+/* Without attaching (another process of the same program may hold the
+ * device; attaching is done at first use): the driver can be opened, and
+ * the device exists and is a TAP device. Busy or foreign-owned devices are
+ * found when the engine starts. */
 int kw_engine_probe(const struct kw_config *cfg, char *err, size_t errlen)
 {
-	struct kw_tap_options o;
-	struct kw_tap *tap;
+	struct ethtool_drvinfo info = { .cmd = ETHTOOL_GDRVINFO };
+	const char *name = cfg->tap_name;
+	struct ifreq ifr;
+	int fd, sock, e;
 
-	tap_options(cfg, &o);
-	tap = kw_tap_open(&o, err, errlen);
-	if (tap == NULL)
+	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		e = errno;
+		if (e == ENOENT)
+			snprintf(err, errlen, "/dev/net/tun does not exist: load the tun module "
+				 "(modprobe tun), or in a container pass the device in");
+		else if (e == EACCES || e == EPERM)
+			snprintf(err, errlen, "permission denied opening /dev/net/tun: run as root "
+				 "or make the device accessible");
+		else
+			snprintf(err, errlen, "cannot open /dev/net/tun: %s", strerror(e));
 		return -1;
-	kw_tap_close(tap);
+	}
+	close(fd);
+	sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (sock < 0) {
+		snprintf(err, errlen, "cannot look at network devices: %s", strerror(errno));
+		return -1;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+	if (ioctl(sock, SIOCGIFINDEX, &ifr) != 0) {
+		close(sock);
+		snprintf(err, errlen, "no network device named '%s' (create one with: ip tuntap "
+			 "add dev %s mode tap user $USER)", name, name);
+		return -1;
+	}
+	ifr.ifr_data = (void *)&info;
+	e = ioctl(sock, SIOCETHTOOL, &ifr);
+	close(sock);
+	if (e != 0 || strcmp(info.driver, "tun") != 0) {
+		snprintf(err, errlen, "'%s' is not a TAP device (create one with: ip tuntap add "
+			 "dev NAME mode tap user $USER)", name);
+		return -1;
+	}
+	if (strcmp(info.bus_info, "tap") != 0) {
+		snprintf(err, errlen, "'%s' is a TUN device; direct mode needs a TAP device "
+			 "(ip tuntap add dev NAME mode tap user $USER)", name);
+		return -1;
+	}
 	return 0;
 }
 
