@@ -323,7 +323,8 @@ static void from_program(struct kw_engine *E, struct kw_conn *c)
 		}
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		/* Exiting: what the program wrote so far is all it will write. */
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !E->draining)
 			return;
 		/* EOF: shutdown(SHUT_WR) or the last close. */
 		c->prog_eof = true;

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -370,12 +371,65 @@ static void *engine_main(void *arg)
 				read_frames(E);
 			else if (id == KW_EV_CTL)
 				read_requests(E);
+			else if (id == KW_EV_WAKE) {
+				uint64_t v;
+				(void)!read(E->wake_fd, &v, sizeof(v));
+			}
 			else if (id < KW_DIRECT_SLOTS && E->conn[id] != NULL)
 				kw_bridge_event(E, E->conn[id], ev[i].events);
 		}
 		kw_bridge_run_dirty(E);
 	}
 	return NULL;
+}
+
+/* ---- exit -------------------------------------------------------------- */
+
+static bool drained(struct kw_engine *E)
+{
+	for (uint32_t i = 0; i < KW_DIRECT_SLOTS; i++) {
+		struct kw_conn *c = E->conn[i];
+		if (c != NULL && c->kind == KW_SLOT_STREAM && !c->dead)
+			return false;
+	}
+	return kw_tcp_layer_unfinished(kw_stack_tcp(E->stack)) == 0;
+}
+
+void kw_engine_drain(uint64_t timeout_ns)
+{
+	struct kw_engine *E = engine;
+	uint64_t end = now_ns() + timeout_ns, one = 1;
+	bool done;
+
+	if (E == NULL || E->pid != getpid())
+		return;
+	pthread_mutex_lock(&E->lock);
+	E->draining = true;
+	for (uint32_t i = 0; i < KW_DIRECT_SLOTS; i++) {
+		struct kw_conn *c = E->conn[i];
+		if (c == NULL)
+			continue;
+		if (c->kind == KW_SLOT_LISTENER || c->kind == KW_SLOT_BOUND || c->connecting) {
+			kw_conn_free(E, c);
+			continue;
+		}
+		/* The program is done with every connection: as if it had
+		 * closed them all (its descriptors close after this). */
+		c->hup = true;
+		kw_conn_mark(E, c);
+	}
+	pthread_mutex_unlock(&E->lock);
+	(void)!write(E->wake_fd, &one, sizeof(one));
+	for (;;) {
+		struct timespec ts = { 0, 5 * 1000 * 1000 };
+
+		pthread_mutex_lock(&E->lock);
+		done = drained(E);
+		pthread_mutex_unlock(&E->lock);
+		if (done || now_ns() >= end)
+			break;
+		nanosleep(&ts, NULL);
+	}
 }
 
 /* ---- fork -------------------------------------------------------------- */
@@ -406,6 +460,7 @@ static void fork_child(void)
 	close(kw_tap_fd(E->tap));
 	close(E->epfd);
 	close(E->ctl_fd);
+	close(E->wake_fd);
 	for (uint32_t i = 0; i < KW_DIRECT_SLOTS; i++) {
 		struct kw_conn *c = E->conn[i];
 		if (c == NULL)
@@ -508,6 +563,7 @@ int kw_engine_start(const struct kw_config *cfg, struct kw_engine_link *out,
 	}
 	E->epfd = -1;
 	E->ctl_fd = -1;
+	E->wake_fd = -1;
 	pthread_mutex_init(&E->lock, NULL);
 	tap_options(cfg, &o);
 	E->tap = kw_tap_open(&o, err, errlen);
@@ -538,8 +594,9 @@ int kw_engine_start(const struct kw_config *cfg, struct kw_engine_link *out,
 	E->ctl_fd = ctl[1];
 	fcntl(E->ctl_fd, F_SETFL, O_NONBLOCK);
 	E->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (E->epfd < 0 || add_fd(E->epfd, kw_tap_fd(E->tap), KW_EV_TAP) < 0 ||
-	    add_fd(E->epfd, E->ctl_fd, KW_EV_CTL) < 0) {
+	E->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (E->epfd < 0 || E->wake_fd < 0 || add_fd(E->epfd, kw_tap_fd(E->tap), KW_EV_TAP) < 0 ||
+	    add_fd(E->epfd, E->ctl_fd, KW_EV_CTL) < 0 || add_fd(E->epfd, E->wake_fd, KW_EV_WAKE) < 0) {
 		snprintf(err, errlen, "cannot set up epoll: %s", strerror(errno));
 		goto fail;
 	}
@@ -576,6 +633,8 @@ fail:
 		close(E->ctl_fd);
 	if (E->epfd >= 0)
 		close(E->epfd);
+	if (E->wake_fd >= 0)
+		close(E->wake_fd);
 	if (E->stack != NULL)
 		kw_stack_destroy(E->stack);
 	if (E->shared != NULL)

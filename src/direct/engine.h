@@ -27,4 +27,10 @@ int kw_engine_start(const struct kw_config *cfg, struct kw_engine_link *out,
  * setup is reported before main, and KEEPWIRE_STRICT can stop there). */
 int kw_engine_probe(const struct kw_config *cfg, char *err, size_t errlen);
 
+/* The process is exiting (called from keepwire's destructor): what the
+ * program wrote is sent, connections are closed with FIN, and this waits
+ * until they are done or timeout_ns passed. The engine thread dies with
+ * the process; without this, unsent data would be lost silently. */
+void kw_engine_drain(uint64_t timeout_ns);
+
 #endif

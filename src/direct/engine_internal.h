@@ -43,6 +43,8 @@ struct kw_engine {
 	struct kw_stack *stack;
 	int epfd;
 	int ctl_fd;                   /* the engine's end of the request pair */
+	int wake_fd;                  /* eventfd: work was queued from another thread */
+	bool draining;                /* the process is exiting: flush and close all */
 	struct kw_direct_shared *shared;
 	struct kw_conn *conn[KW_DIRECT_SLOTS];
 	uint32_t free_slot[KW_DIRECT_SLOTS];
@@ -56,6 +58,7 @@ struct kw_engine {
 /* epoll user data for the two fds that are not connections. */
 #define KW_EV_TAP ((uint64_t)UINT32_MAX + 1)
 #define KW_EV_CTL ((uint64_t)UINT32_MAX + 2)
+#define KW_EV_WAKE ((uint64_t)UINT32_MAX + 3)
 
 struct kw_conn *kw_conn_new(struct kw_engine *E, enum kw_slot_kind kind);
 void kw_conn_free(struct kw_engine *E, struct kw_conn *c);

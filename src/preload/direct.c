@@ -3,6 +3,7 @@
 #include "config.h"
 #include "preload/direct.h"
 #include "direct/engine.h"
+#include "core/keepalive.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -126,6 +127,18 @@ struct kw_slot *kw_direct_slot(uint32_t ref)
 	if ((atomic_load_explicit(&s->gen, memory_order_acquire) & 0xffffu) != kw_slot_ref_gen(ref))
 		return NULL;
 	return s;
+}
+
+/* At exit the engine thread dies with the process: first let it send what
+ * the program wrote and close its connections, as the kernel would have
+ * gone on doing after the process ended (bounded: 10 s). */
+__attribute__((destructor)) static void direct_exit(void)
+{
+	int saved = errno;
+
+	if (kw_direct_enabled && atomic_load(&kw_dc.started) > 0)
+		kw_engine_drain(10 * KW_NS_PER_S);
+	errno = saved;
 }
 
 /* ---- requests ---------------------------------------------------------- */

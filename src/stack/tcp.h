@@ -127,6 +127,9 @@ void *kw_tcp_user(const struct kw_tcp *s);
 void kw_tcp_layer_set_msl(struct kw_tcp_layer *layer, uint64_t msl_ns);
 /* Sockets the layer holds (user-held, embryonic, closing, TIME-WAIT). */
 size_t kw_tcp_layer_count(const struct kw_tcp_layer *layer);
+/* Connections that still have data or a FIN to send or to see
+ * acknowledged (not LISTEN, FIN-WAIT-2, TIME-WAIT or CLOSED). */
+size_t kw_tcp_layer_unfinished(const struct kw_tcp_layer *layer);
 
 struct kw_tcp_stats {
 	uint64_t segs_in, segs_out, retransmits, fast_retransmits, bad_segments,

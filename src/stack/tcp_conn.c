@@ -542,6 +542,29 @@ size_t kw_tcp_layer_count(const struct kw_tcp_layer *L)
 	return n;
 }
 
+size_t kw_tcp_layer_unfinished(const struct kw_tcp_layer *L)
+{
+	size_t n = 0;
+
+	for (const struct kw_tcp *c = L->all; c; c = c->all_next) {
+		switch (c->state) {
+		case KW_TCP_SYN_SENT:
+		case KW_TCP_SYN_RECEIVED:
+		case KW_TCP_ESTABLISHED:
+		case KW_TCP_CLOSE_WAIT:
+		case KW_TCP_FIN_WAIT_1:
+		case KW_TCP_CLOSING:
+		case KW_TCP_LAST_ACK:
+			if (!c->dead)
+				n++;
+			break;
+		default:
+			break;
+		}
+	}
+	return n;
+}
+
 /* Entry points of tcp_input.c, wrapped for deferred freeing. */
 
 void kw_tcp_input(struct kw_tcp_layer *L, uint32_t src, uint32_t dst,

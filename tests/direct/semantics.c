@@ -680,7 +680,29 @@ static void test_keepalive_death(void)
 	server_join(s);
 }
 
-int main(void)
+/* semantics send-exit PORT FILE: write 4 MiB to the kernel's PORT, keep
+ * a copy in FILE, and exit without closing: the engine must still deliver
+ * every byte and a FIN (the kernel would, after the process is gone). */
+static int send_and_exit(int port, const char *copy)
+{
+	static char buf[1 << 20];
+	FILE *f = fopen(copy, "wb");
+	int fd = tcp_connect(kernel_addr, port);
+
+	if (fd < 0 || f == NULL)
+		return 2;
+	for (int round = 0; round < 4; round++) {
+		for (size_t i = 0; i < sizeof(buf); i++)
+			buf[i] = (char)((i * 7 + (size_t)round * 13) % 251);
+		if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf) ||
+		    fwrite(buf, 1, sizeof(buf), f) != sizeof(buf))
+			return 3;
+	}
+	fclose(f);
+	return 0;                      /* exit(): descriptors still open */
+}
+
+int main(int argc, char **argv)
 {
 	kernel_addr = getenv("KW_T_KERNEL");
 	stack_addr = getenv("KW_T_STACK");
@@ -689,6 +711,8 @@ int main(void)
 		printf("1..0 # SKIP run by tests/direct/semantics.t (KW_T_KERNEL, KW_T_STACK, KW_T_TAP)\n");
 		return 0;
 	}
+	if (argc == 4 && strcmp(argv[1], "send-exit") == 0)
+		return send_and_exit(atoi(argv[2]), argv[3]);
 	signal(SIGPIPE, SIG_IGN);
 	test_blocking_connect();
 	test_nonblocking_connect();
