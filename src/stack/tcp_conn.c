@@ -463,6 +463,12 @@ void tcp_enter_time_wait(struct kw_tcp *c, uint64_t now_ns)
 	keepalive_close(&c->ka);
 	c->tw_at = now_ns + 2 * c->layer->msl_ns;
 	c->state = KW_TCP_TIME_WAIT;
+	/* Everything we sent is acknowledged and nothing more can arrive: a
+	 * connection waiting out 2*MSL keeps no buffers, only what it needs to
+	 * answer a retransmitted FIN. Bytes the program has not read stay. */
+	ring_free(&c->snd);
+	if (c->rcv.len == 0 || !c->user_ref)
+		ring_free(&c->rcv);
 	tcp_timer_update(c);
 	tcp_notify(c);
 }

@@ -6,6 +6,7 @@
 #include "tests/tap.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <sys/socket.h>
 
 static unsigned n_segs[2], n_rst[2], n_synack;
@@ -78,6 +79,35 @@ static void test_peek_consume_space(void)
 	tap_is_u64((uint64_t)kw_tcp_peek(s, buf, sizeof(buf)), 0, "peek at EOF: 0");
 	kw_tcp_abort(c, p.now);
 	kw_tcp_abort(s, p.now);
+	pair_fini(&p);
+}
+
+/* TIME-WAIT keeps no buffers: 1000 of them must not hold 512 KiB each. */
+static void test_time_wait_frees_buffers(void)
+{
+	struct tcp_pair p;
+	struct kw_tcp *c, *s;
+	char buf[4096];
+	size_t before, during;
+
+	pair_init(&p, 11);
+	tap_ok(pair_connect(&p, 82, &c, &s, NULL) == 0, "TIME-WAIT buffers: connected");
+	memset(buf, 'b', sizeof(buf));
+	kw_tcp_send(c, buf, sizeof(buf), p.now);
+	kw_tcp_send(s, buf, sizeof(buf), p.now);
+	pair_run_until(&p, p.now + MS(100));
+	kw_tcp_recv(c, buf, sizeof(buf), p.now);
+	kw_tcp_recv(s, buf, sizeof(buf), p.now);
+	before = mallinfo2().hblkhd + mallinfo2().uordblks;
+	kw_tcp_close(c, p.now);          /* c closes first: c ends in TIME-WAIT */
+	pair_run_until(&p, p.now + MS(100));
+	kw_tcp_close(s, p.now);
+	pair_run_until(&p, p.now + MS(100));
+	during = mallinfo2().hblkhd + mallinfo2().uordblks;
+	tap_is_u64(kw_tcp_layer_count(p.l[0]), 1, "the closing side still holds the connection (TIME-WAIT)");
+	tap_ok(before - during >= 4 * 256 * 1024 - 4096,
+	       "both connections' send and receive buffers (4 x 256 KiB) are freed by now");
+	tap_diag("heap: %zu KiB before the closes, %zu KiB in TIME-WAIT", before / 1024, during / 1024);
 	pair_fini(&p);
 }
 
@@ -414,6 +444,7 @@ int main(void)
 	test_checksum();
 	test_handshake_and_data();
 	test_peek_consume_space();
+	test_time_wait_frees_buffers();
 	test_half_close_server_first();
 	test_simultaneous_close();
 	test_refused();

@@ -1,0 +1,30 @@
+# Direct-mode tests: one network namespace with a TAP device (kwt0) whose
+# kernel end is $KADDR; keepwire's stack attaches as $SADDR. Source after
+# tap.sh, then:
+#   direct_setup NAME SUBNET   # e.g. direct_setup dsem 237: 10.237.N.0/24
+#   direct_exec [VAR=value...] PROGRAM ARGS...
+# direct_exec runs a program in the namespace under libkeepwire.so in
+# direct mode (KEEPWIRE_STRICT=1: a setup problem fails loudly), with
+# KW_T_KERNEL, KW_T_STACK and KW_T_TAP telling test programs the addresses.
+# The namespace and every process in it go away when the test ends.
+. "$KW_SRCDIR/tests/lib/onens.sh"
+
+direct_setup() {
+	require_root
+	[ -c /dev/net/tun ] || skip_all "/dev/net/tun is missing"
+	require_cmd ip
+	_net=$(($$ % 250 + 1))
+	KADDR="10.$2.$_net.1"
+	SADDR="10.$2.$_net.2"
+	onens_setup "$1"
+	if ! { ip -n "$NS" link set lo up && onens_add_tap kwt0 "$KADDR/24"; } 2>"$TMP/setup.err"; then
+		echo "Bail out! cannot set up namespace $NS with TAP device kwt0: $(cat "$TMP/setup.err")"
+		exit 1
+	fi
+}
+
+direct_exec() {
+	ip netns exec "$NS" env LD_PRELOAD="$KW_PRELOAD" \
+		KEEPWIRE_MODE=direct KEEPWIRE_TAP=kwt0 KEEPWIRE_ADDRESS="$SADDR/24" KEEPWIRE_STRICT=1 \
+		KW_T_KERNEL="$KADDR" KW_T_STACK="$SADDR" KW_T_TAP=kwt0 "$@"
+}
