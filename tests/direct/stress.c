@@ -327,7 +327,6 @@ int main(void)
 			wait_eofs((4 + r) * CONNS, 30);
 			settle(fds1);
 			tap_diag("extra round %d: RSS %ld KiB, fds %d", r, rss_kib(), fd_count());
-			if (getenv("KW_T_MSTATS")) malloc_stats();
 		}
 	}
 	fds2 = fd_count();
