@@ -8,4 +8,4 @@
 PROG="$KW_BUILDDIR/tests/direct/stress"
 [ -x "$PROG" ] || { echo "Bail out! $PROG is not built (make check builds it)"; exit 1; }
 direct_setup dstr 239
-direct_exec "$PROG"
+direct_exec KW_T_SANITIZER="${KW_ASAN_RUNTIME:-}" "$PROG"
