@@ -703,6 +703,37 @@ static int send_and_exit(int port, const char *copy)
 	return 0;                      /* exit(): descriptors still open */
 }
 
+/* semantics ka-env PORT: keepalive from the configuration alone, in
+ * milliseconds (semantics.t sets KEEPWIRE_IDLE=700ms, INTERVAL=300ms,
+ * COUNT=2): connect, drop everything, and time the read's ETIMEDOUT from
+ * the handshake (the last segment received): 700 + 2 x 300 = 1300 ms.
+ * Prints "ETIMEDOUT <ms>" (or what happened instead). */
+static int keepalive_from_env(int port)
+{
+	char cmd[400], buf[8];
+	double t0;
+	ssize_t n;
+	int fd = tcp_connect(kernel_addr, port);
+
+	t0 = now_s();
+	if (fd < 0) {
+		printf("connect: %s\n", strerror(errno));
+		return 1;
+	}
+	snprintf(cmd, sizeof(cmd),
+		 "nft add table inet kwka && "
+		 "nft add chain inet kwka in '{ type filter hook input priority -10; }' && "
+		 "nft add rule inet kwka in iifname %s drop", tap_name);
+	if (system(cmd) != 0)
+		return 1;
+	errno = 0;
+	n = read(fd, buf, sizeof(buf));
+	printf("%s %.0f\n", n == -1 && errno == ETIMEDOUT ? "ETIMEDOUT" : n < 0 ? strerror(errno) : "data",
+	       (now_s() - t0) * 1000);
+	(void)!system("nft delete table inet kwka");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	kernel_addr = getenv("KW_T_KERNEL");
@@ -714,6 +745,8 @@ int main(int argc, char **argv)
 	}
 	if (argc == 4 && strcmp(argv[1], "send-exit") == 0)
 		return send_and_exit(atoi(argv[2]), argv[3]);
+	if (argc == 3 && strcmp(argv[1], "ka-env") == 0)
+		return keepalive_from_env(atoi(argv[2]));
 	signal(SIGPIPE, SIG_IGN);
 	test_blocking_connect();
 	test_nonblocking_connect();

@@ -34,4 +34,17 @@ ok $? "... the kernel side saw the connection end with FIN (nc exited 0)"
 is "$(wc -c < "$TMP/received" | tr -d ' ')" 4194304 "... and received all 4 MiB"
 cmp -s "$TMP/sent" "$TMP/received"
 ok $? "... byte for byte"
+
+# Keepalive from the configuration alone, with millisecond values the
+# kernel could not take: 700 ms idle, 2 probes 300 ms apart.
+ip netns exec "$NS" timeout 30 nc -l "$KADDR" 7010 > /dev/null &
+nc_pid=$!
+sleep 0.3
+out=$(direct_exec KEEPWIRE_IDLE=700ms KEEPWIRE_INTERVAL=300ms KEEPWIRE_COUNT=2 "$PROG" ka-env 7010)
+like "$out" '^ETIMEDOUT [0-9]+$' "KEEPWIRE_IDLE=700ms INTERVAL=300ms COUNT=2: read fails with ETIMEDOUT"
+ms=${out#ETIMEDOUT }
+diag "after $ms ms (700 + 2 x 300 = 1300 ms after the handshake)"
+ok "$([ "${ms:-0}" -ge 1280 ] 2>/dev/null && [ "${ms:-0}" -le 1600 ] 2>/dev/null && echo 0 || echo 1)" \
+	"... at 1300 ms, millisecond resolution (the kernel would have used 1 s + 2 x 1 s)"
+kill "$nc_pid" 2>/dev/null
 done_testing
