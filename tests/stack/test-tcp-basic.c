@@ -105,8 +105,16 @@ static void test_time_wait_frees_buffers(void)
 	pair_run_until(&p, p.now + MS(100));
 	during = mallinfo2().hblkhd + mallinfo2().uordblks;
 	tap_is_u64(kw_tcp_layer_count(p.l[0]), 1, "the closing side still holds the connection (TIME-WAIT)");
+#if defined(__SANITIZE_ADDRESS__)
+	/* ASan's allocator does not report through mallinfo2. */
+	(void)before;
+	(void)during;
+	printf("ok %d - both connections' buffers are freed by now # SKIP mallinfo2 under ASan\n",
+	       ++tap_count);
+#else
 	tap_ok(before - during >= 4 * 256 * 1024 - 4096,
 	       "both connections' send and receive buffers (4 x 256 KiB) are freed by now");
+#endif
 	tap_diag("heap: %zu KiB before the closes, %zu KiB in TIME-WAIT", before / 1024, during / 1024);
 	pair_fini(&p);
 }
