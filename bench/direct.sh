@@ -1,21 +1,28 @@
 #!/bin/sh
-# bench/direct.sh: keepwire's direct-mode throughput benchmark
-# (`make bench-direct`; the method and the latest figures are in
+# bench/direct.sh: keepwire's direct-mode benchmark: bulk throughput and
+# request/response latency of the stack over TAP next to the kernel over
+# veth (`make bench-direct`; the method and the latest figures are in
 # docs/BENCHMARKS.md, "Direct stack").
 #
 # In one invocation, interleaved round by round (the order rotates each
 # round, so slow drift of a shared machine hits every configuration alike):
-#   (1) stack:    keepwire's stack (bench/stack-bench stack, src/dev/tap +
-#                 src/dev/loop) on a TAP device, MTU 1500, sending N MiB
-#                 to a kernel TCP sink in the same network namespace
-#   (2) kernel:   the kernel's TCP sending the same N MiB over a veth pair
-#                 (MTU 1500) between two namespaces, to the same sink
-#   (3) tapwrite: the raw TAP ceiling: one thread writing 1514-byte frames
-#                 into the TAP device, one write() per frame
-# Throughput of (1) and (2) is measured by the sink: TCP payload bytes from
-# accept() to EOF. Optionally (KW_DIRECT_PROFILE) one extra stack transfer
-# is counted with perf: system calls per data frame, and a cpu-clock
-# profile of where the time goes.
+#   (1)  stack:    keepwire's stack (bench/stack-bench stack, src/dev/tap +
+#                  src/dev/loop) on a TAP device, MTU 1500, sending N MiB
+#                  to a kernel TCP sink in the same network namespace
+#   (1o) offload:  the same with the TAP's offloads on (IFF_VNET_HDR,
+#                  checksum and TCP segmentation offload: segments of up
+#                  to 64 KiB, cut or not by the kernel)
+#   (2)  kernel:   the kernel's TCP sending the same N MiB over a veth pair
+#                  (MTU 1500) between two namespaces, to the same sink
+#   (3)  tapwrite: the raw TAP ceiling: one thread writing 1514-byte frames
+#                  into the TAP device, one write() per frame
+#   (4)  stack-ping, (4o) with offloads, (5) kernel-ping over veth:
+#                  request/response latency, 1-byte requests and answers
+#                  to a kernel echo server, many round trips; p50/p90/p99
+# Throughput of (1), (1o) and (2) is measured by the sink: TCP payload
+# bytes from accept() to EOF. Optionally (KW_DIRECT_PROFILE) extra stack
+# transfers are counted with perf: system calls per data frame, and a
+# cpu-clock profile of where the time goes, without and with offloads.
 #
 # Everything happens inside network namespaces the script creates, and a
 # trap removes them (and every process in them) on exit, INT and TERM.
@@ -23,13 +30,19 @@
 #
 # Prints a table (with the profile, if any) and writes it to
 # $KW_BUILDDIR/bench/results/direct.txt; raw per-round figures go to
-# direct.data, perf's samples to direct-perf.data.
+# direct.data ("round key value" lines), the summaries the plots are drawn
+# from to direct-throughput.dat and direct-latency.dat, perf's samples to
+# direct-perf.data. With gnuplot, bench/direct.gp draws them into
+# $KW_SRCDIR/docs/img/throughput.svg and latency.svg (skipped, with a
+# message, without gnuplot).
 #
 # Environment: KW_BUILDDIR, KW_SRCDIR (set by `make bench-direct`);
 #   KW_DIRECT_ROUNDS       interleaved rounds (default 11)
 #   KW_DIRECT_MIB          MiB per TCP transfer (default 256)
 #   KW_DIRECT_TAP_SECONDS  seconds per raw TAP write run (default 1)
+#   KW_DIRECT_PINGS        timed round trips per latency run (default 20000)
 #   KW_DIRECT_PROFILE      yes (default when perf works) | no
+#   KW_DIRECT_PLOTS        yes (default) | no: leave docs/img alone
 set -eu
 
 builddir=${KW_BUILDDIR:-$(pwd)}
@@ -38,10 +51,13 @@ bench=$builddir/bench/stack-bench
 rounds=${KW_DIRECT_ROUNDS:-11}
 mib=${KW_DIRECT_MIB:-256}
 tap_seconds=${KW_DIRECT_TAP_SECONDS:-1}
+pings=${KW_DIRECT_PINGS:-20000}
 profile=${KW_DIRECT_PROFILE:-auto}
+plots=${KW_DIRECT_PLOTS:-yes}
 resultdir=$builddir/bench/results
 result=$resultdir/direct.txt
 port=5001
+echo_port=5002
 
 die() {
 	echo "bench/direct.sh: $*" >&2
@@ -111,9 +127,11 @@ ip -n "$NS_B" addr add "$VETH_B/24" dev veth0
 ip -n "$NS_A" link set veth0 up
 ip -n "$NS_B" link set veth0 up
 
-# The same sink program on both kernel sides.
+# The same sink program and echo server on both kernel sides.
 ip netns exec "$NS_TAP" "$bench" sink --port "$port" >"$tmp/sink-tap.out" 2>&1 &
 ip netns exec "$NS_B" "$bench" sink --port "$port" >"$tmp/sink-veth.out" 2>&1 &
+ip netns exec "$NS_TAP" "$bench" echo --port "$echo_port" >"$tmp/echo-tap.out" 2>&1 &
+ip netns exec "$NS_B" "$bench" echo --port "$echo_port" >"$tmp/echo-veth.out" 2>&1 &
 
 wait_lines() {
 	# wait_lines FILE PATTERN COUNT: up to 10 s for COUNT matching lines
@@ -126,6 +144,8 @@ wait_lines() {
 }
 wait_lines "$tmp/sink-tap.out" '^sink listening' 1 || die "the TAP-side sink did not start"
 wait_lines "$tmp/sink-veth.out" '^sink listening' 1 || die "the veth-side sink did not start"
+wait_lines "$tmp/echo-tap.out" '^echo listening' 1 || die "the TAP-side echo server did not start"
+wait_lines "$tmp/echo-veth.out" '^echo listening' 1 || die "the veth-side echo server did not start"
 i=0
 while ! ip -n "$NS_A" -o link show veth0 | grep -q 'state UP' ||
       ! ip -n "$NS_B" -o link show veth0 | grep -q 'state UP'; do
@@ -137,9 +157,9 @@ done
 n_tap=0
 n_veth=0
 run_stack() {
-	# $1: round, $2: label in the data file
+	# $1: round, $2: label in the data file, $3: 1 for offloads
 	ip netns exec "$NS_TAP" "$bench" stack --tap "$TAPDEV" --address "$TAP_STACK/24" \
-		--peer "$TAP_KERNEL" --port "$port" --mib "$mib" --seed "$1" \
+		--peer "$TAP_KERNEL" --port "$port" --mib "$mib" --seed "$1" --offload "${3:-0}" \
 		>"$tmp/stack.out" 2>"$tmp/stack.err" ||
 		die "stack run failed: $(cat "$tmp/stack.err")"
 	n_tap=$((n_tap + 1))
@@ -147,8 +167,8 @@ run_stack() {
 	line=$(grep '^sink bytes=' "$tmp/sink-tap.out" | tail -n 1)
 	check_bytes "$line"
 	echo "$1 $2 $(val gbps "$line")" >>"$tmp/data"
-	sed -n 's/^stack //p' "$tmp/stack.out" | tr '\n' ' ' >>"$tmp/stack.log"
-	echo >>"$tmp/stack.log"
+	{ printf '%s ' "$2"; sed -n 's/^stack //p' "$tmp/stack.out" | tr '\n' ' '; echo; } \
+		>>"$tmp/stack.log"
 }
 run_kernel() {
 	ip netns exec "$NS_A" "$bench" kernel --peer "$VETH_B" --port "$port" --mib "$mib" \
@@ -168,6 +188,32 @@ run_tapwrite() {
 	echo "$1 tapwrite $(val gbps "$line")" >>"$tmp/data"
 	echo "$1 tapfps $(val fps "$line")" >>"$tmp/data"
 }
+run_ping() {
+	# $1: round, $2: label (lat_stack, lat_offload, lat_kernel)
+	case $2 in
+	lat_kernel)
+		ip netns exec "$NS_A" "$bench" kernel-ping --peer "$VETH_B" --port "$echo_port" \
+			--count "$pings" >"$tmp/ping.out" 2>"$tmp/ping.err" ;;
+	*)
+		ip netns exec "$NS_TAP" "$bench" stack-ping --tap "$TAPDEV" \
+			--address "$TAP_STACK/24" --peer "$TAP_KERNEL" --port "$echo_port" \
+			--count "$pings" --seed "$1" --offload "$([ "$2" = lat_offload ] && echo 1 || echo 0)" \
+			>"$tmp/ping.out" 2>"$tmp/ping.err" ;;
+	esac || die "$2 run failed: $(cat "$tmp/ping.err")"
+	line=$(grep '^ping ' "$tmp/ping.out")
+	[ -n "$line" ] || die "$2: no result"
+	for q in p50 p90 p99; do
+		echo "$1 ${2}_$q $(val ${q}_us "$line")" >>"$tmp/data"
+	done
+}
+run_pings() {
+	# $1: round; the three latency runs in a rotating order
+	case $(($1 % 3)) in
+	1) run_ping "$1" lat_stack; run_ping "$1" lat_offload; run_ping "$1" lat_kernel ;;
+	2) run_ping "$1" lat_offload; run_ping "$1" lat_kernel; run_ping "$1" lat_stack ;;
+	0) run_ping "$1" lat_kernel; run_ping "$1" lat_stack; run_ping "$1" lat_offload ;;
+	esac
+}
 val() {
 	printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"
 }
@@ -183,14 +229,18 @@ started=$(date +%s)
 # One untimed warm-up of each TCP configuration (ARP, page cache, CPU
 # frequency), then the rounds.
 run_stack 0 warmup
+run_stack 0 warmup-offload 1
 run_kernel 0
+run_pings 0
 r=1
 while [ $r -le "$rounds" ]; do
-	case $((r % 3)) in
-	1) run_stack $r stack; run_kernel $r; run_tapwrite $r ;;
-	2) run_kernel $r; run_tapwrite $r; run_stack $r stack ;;
-	0) run_tapwrite $r; run_stack $r stack; run_kernel $r ;;
+	case $((r % 4)) in
+	1) run_stack $r stack; run_stack $r offload 1; run_kernel $r; run_tapwrite $r ;;
+	2) run_stack $r offload 1; run_kernel $r; run_tapwrite $r; run_stack $r stack ;;
+	3) run_kernel $r; run_tapwrite $r; run_stack $r stack; run_stack $r offload 1 ;;
+	0) run_tapwrite $r; run_stack $r stack; run_stack $r offload 1; run_kernel $r ;;
 	esac
+	run_pings $r
 	echo "bench/direct.sh: round $r of $rounds done" >&2
 	r=$((r + 1))
 done
@@ -202,37 +252,48 @@ elapsed=$(( $(date +%s) - started ))
 	profile=no
 	perf stat -e raw_syscalls:sys_enter true >/dev/null 2>&1 && profile=yes
 }
-: >"$tmp/profile"
-if [ "$profile" = yes ]; then
-	pmib=$((mib < 128 ? mib : 128))
+profile_one() {
+	# $1: label, $2: 0 or 1 (offloads); appends to $tmp/profile
 	ip netns exec "$NS_TAP" perf stat -x, -o "$tmp/perfstat" \
-		-e raw_syscalls:sys_enter,syscalls:sys_enter_write,syscalls:sys_enter_read \
-		-e syscalls:sys_enter_ppoll \
+		-e raw_syscalls:sys_enter,syscalls:sys_enter_write,syscalls:sys_enter_writev \
+		-e syscalls:sys_enter_read,syscalls:sys_enter_readv,syscalls:sys_enter_ppoll \
 		"$bench" stack --tap "$TAPDEV" --address "$TAP_STACK/24" --peer "$TAP_KERNEL" \
-		--port "$port" --mib "$pmib" >"$tmp/pstat.out" 2>&1 || die "perf stat failed"
+		--port "$port" --mib "$pmib" --offload "$2" >"$tmp/pstat.out" 2>&1 ||
+		die "perf stat failed: $(cat "$tmp/pstat.out")"
 	n_tap=$((n_tap + 1))
 	wait_lines "$tmp/sink-tap.out" '^sink bytes=' "$n_tap" || die "no result from the TAP sink"
-	ip netns exec "$NS_TAP" perf record -q -e cpu-clock -F 4999 -g -o "$tmp/perf.data" \
+	ip netns exec "$NS_TAP" perf record -q -e cpu-clock -F 4999 -g -o "$tmp/perf-$1.data" \
 		"$bench" stack --tap "$TAPDEV" --address "$TAP_STACK/24" --peer "$TAP_KERNEL" \
-		--port "$port" --mib "$pmib" >"$tmp/prec.out" 2>&1 || die "perf record failed"
+		--port "$port" --mib "$pmib" --offload "$2" >"$tmp/prec.out" 2>&1 ||
+		die "perf record failed"
 	n_tap=$((n_tap + 1))
 	wait_lines "$tmp/sink-tap.out" '^sink bytes=' "$n_tap" || die "no result from the TAP sink"
 	frames=$(sed -n 's/.*frames_out=\([0-9]*\).*/\1/p' "$tmp/pstat.out")
 	framesin=$(sed -n 's/.*frames_in=\([0-9]*\).*/\1/p' "$tmp/pstat.out")
+	segs=$(sed -n 's/.* segs_out=\([0-9]*\).*/\1/p' "$tmp/pstat.out")
 	{
-		echo "one stack transfer of $pmib MiB under perf stat: $frames frames out, $framesin in"
-		awk -F, -v f="$frames" '$1 ~ /^[0-9]+$/ {
-			printf "  %-32s %10d  %6.3f per frame out\n", $3, $1, $1 / f }' "$tmp/perfstat"
+		echo "$1: one stack transfer of $pmib MiB under perf stat: $frames writes to the TAP"
+		echo "  carrying $segs TCP segments, $framesin frames in"
+		awk -F, -v f="$frames" -v s="$segs" '$1 ~ /^[0-9]+$/ {
+			printf "  %-32s %10d  %6.3f per write  %6.3f per segment\n", $3, $1, $1 / f, $1 / s
+		}' "$tmp/perfstat"
 		echo
-		echo "where the time goes (perf record -e cpu-clock, $pmib MiB; self time, top entries)"
-		perf report -i "$tmp/perf.data" --no-children --sort dso,sym --stdio 2>/dev/null |
-			grep -E '^ +[0-9.]+%' | head -n 30
+		echo "$1: where the time goes (perf record -e cpu-clock, $pmib MiB; self time, top entries)"
+		perf report -i "$tmp/perf-$1.data" --no-children --sort dso,sym --stdio 2>/dev/null |
+			grep -E '^ +[0-9.]+%' | head -n 20
 		echo
-		echo "by binary (user space vs kernel)"
-		perf report -i "$tmp/perf.data" --no-children --sort dso --stdio 2>/dev/null |
-			grep -E '^ +[0-9.]+%' | head -n 8
-	} >"$tmp/profile"
-	cp "$tmp/perf.data" "$resultdir/direct-perf.data" 2>/dev/null || true
+		echo "$1: by binary (user space vs kernel)"
+		perf report -i "$tmp/perf-$1.data" --no-children --sort dso --stdio 2>/dev/null |
+			grep -E '^ +[0-9.]+%' | head -n 6
+		echo
+	} >>"$tmp/profile"
+	cp "$tmp/perf-$1.data" "$resultdir/direct-perf-$1.data" 2>/dev/null || true
+}
+: >"$tmp/profile"
+if [ "$profile" = yes ]; then
+	pmib=$((mib < 128 ? mib : 128))
+	profile_one plain 0
+	profile_one offload 1
 fi
 
 # ---- the machine -----------------------------------------------------------
@@ -257,9 +318,11 @@ rev=$(git -C "$srcdir" describe --always --dirty 2>/dev/null || echo unknown)
 	echo "keepwire: $rev"
 	echo "method:   $rounds interleaved rounds after a warm-up; $mib MiB per TCP transfer,"
 	echo "          measured by the sink (accept to EOF); ${tap_seconds}s per TAP write run;"
+	echo "          $pings timed 1-byte round trips per latency run (after 1000 untimed);"
 	echo "          load average before $load_before, after $load_after; ${elapsed}s"
 	echo
-	awk -v rounds="$rounds" -v mib="$mib" '
+	awk -v rounds="$rounds" -v mib="$mib" -v tput="$tmp/throughput.dat" \
+	    -v lat="$tmp/latency.dat" '
 	function sort(a, n,    i, j, t) {
 		for (i = 2; i <= n; i++)
 			for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
@@ -282,21 +345,73 @@ rev=$(git -C "$srcdir" describe --always --dirty 2>/dev/null || echo unknown)
 	}
 	function row(label, x, y, fmt) {
 		stats(x, y)
-		printf "%-46s " fmt "   " fmt " " fmt "   " fmt " " fmt "\n", label, S_med, S_q1, S_q3, S_min, S_max
+		printf "%-50s " fmt "   " fmt " " fmt "   " fmt " " fmt "\n", label, S_med, S_q1, S_q3, S_min, S_max
+	}
+	# One bar of the throughput plot: name, median, quartiles, extremes.
+	function tbar(name, x) {
+		stats(x, "")
+		printf "\"%s\" %.4f %.4f %.4f %.4f %.4f\n", name, S_med, S_q1, S_q3, S_min, S_max > tput
+	}
+	# One group of the latency plot: p50, p90, p99 (medians over rounds)
+	# with the quartiles of each.
+	function lbar(name, x,    q, i, line) {
+		line = "\"" name "\""
+		split("p50 p90 p99", q, " ")
+		for (i = 1; i <= 3; i++) {
+			stats(x "_" q[i], "")
+			line = line sprintf(" %.2f %.2f %.2f", S_med, S_q1, S_q3)
+		}
+		print line > lat
+	}
+	function lrow(label, x,    q, i, m) {
+		split("p50 p90 p99", q, " ")
+		printf "%-50s", label
+		for (i = 1; i <= 3; i++) {
+			stats(x "_" q[i], "")
+			printf " %7.1f (%5.1f-%5.1f)", S_med, S_q1, S_q3
+		}
+		printf "\n"
 	}
 	END {
-		printf "%-46s %7s   %15s   %15s\n", "Gbit/s, over rounds", "median", "quartiles", "min     max"
-		row("(1) keepwire stack -> kernel, TAP, MTU 1500", "stack", "", "%7.3f")
-		stats("stack", ""); s = S_med
-		row("(2) kernel -> kernel, veth, MTU 1500", "kernel", "", "%7.3f")
-		row("(3) raw TAP write(), 1514-byte frames", "tapwrite", "", "%7.3f")
+		printf "%-50s %7s   %15s   %15s\n", "Gbit/s, over rounds", "median", "quartiles", "min     max"
+		row("(1)  keepwire stack -> kernel, TAP, MTU 1500", "stack", "", "%7.3f")
+		row("(1o) the same with TAP offloads (vnet hdr, TSO)", "offload", "", "%7.3f")
+		row("(2)  kernel -> kernel, veth, MTU 1500", "kernel", "", "%7.3f")
+		row("(3)  raw TAP write(), 1514-byte frames", "tapwrite", "", "%7.3f")
 		print ""
-		printf "%-46s %7s   %15s   %15s\n", "per round, then median", "median", "quartiles", "min     max"
-		row("(1)/(2) stack / kernel", "stack", "kernel", "%7.3f")
-		row("(1)/(3) stack / raw TAP ceiling", "stack", "tapwrite", "%7.3f")
+		printf "%-50s %7s   %15s   %15s\n", "per round, then median", "median", "quartiles", "min     max"
+		row("(1)/(2)  stack / kernel", "stack", "kernel", "%7.3f")
+		stats("stack", "kernel"); r1 = S_med
+		row("(1o)/(2) stack with offloads / kernel", "offload", "kernel", "%7.3f")
+		stats("offload", "kernel"); r1o = S_med
+		row("(1o)/(1) offloads / none", "offload", "stack", "%7.3f")
+		row("(1)/(3)  stack / raw TAP ceiling", "stack", "tapwrite", "%7.3f")
 		row("(3) raw TAP, frames/s (thousands)", "tapk", "", "%7.0f")
 		print ""
+		printf "%-50s %23s %23s %23s\n", "latency, us: median over rounds (quartiles)", \
+			"p50", "p90", "p99"
+		lrow("(4)  keepwire stack <-> kernel, TAP", "lat_stack")
+		lrow("(4o) the same with TAP offloads", "lat_offload")
+		lrow("(5)  kernel <-> kernel, veth", "lat_kernel")
+		print ""
+		printf "%-50s %7s   %15s   %15s\n", "per round, then median", "median", "quartiles", "min     max"
+		row("(4)/(5)  stack / kernel, p50", "lat_stack_p50", "lat_kernel_p50", "%7.2f")
+		stats("lat_stack_p50", "lat_kernel_p50"); l4 = S_med
+		row("(4)/(5)  stack / kernel, p99", "lat_stack_p99", "lat_kernel_p99", "%7.2f")
+		row("(4o)/(5) stack with offloads / kernel, p50", "lat_offload_p50", "lat_kernel_p50", "%7.2f")
+		stats("lat_offload_p50", "lat_kernel_p50"); l4o = S_med
+		row("(4o)/(5) stack with offloads / kernel, p99", "lat_offload_p99", "lat_kernel_p99", "%7.2f")
+		print ""
+		stats("stack", ""); s = S_med
 		printf "target: (1) >= 1 Gbit/s: %s (median %.3f)\n", (s >= 1 ? "met" : "MISSED"), s
+		printf "target: (1o) >= 40%% of (2): %s (median ratio %.3f; without offloads %.3f)\n", \
+			(r1o >= 0.4 ? "met" : "MISSED"), r1o, r1
+		printf "target: p50 latency within 2x of the kernel'"'"'s: %s (median ratio %.2f; with offloads %.2f)\n", \
+			(l4 <= 2 && l4o <= 2 ? "met" : "MISSED"), l4, l4o
+		tbar("stack", "stack"); tbar("stack + offloads", "offload")
+		tbar("kernel over veth", "kernel"); tbar("raw TAP write()", "tapwrite")
+		lbar("stack", "lat_stack"); lbar("stack + offloads", "lat_offload")
+		lbar("kernel over veth", "lat_kernel")
 	}' "$tmp/data" "$(awk '$2 == "tapfps" { print $1, "tapk", $3 / 1000 }' "$tmp/data" >"$tmp/data2"; echo "$tmp/data2")"
 	echo
 	echo "stack sender counters, per round (warm-up first):"
@@ -310,4 +425,21 @@ rev=$(git -C "$srcdir" describe --always --dirty 2>/dev/null || echo unknown)
 cat "$tmp/table"
 cp "$tmp/table" "$result"
 cp "$tmp/data" "$resultdir/direct.data"
+cp "$tmp/throughput.dat" "$resultdir/direct-throughput.dat"
+cp "$tmp/latency.dat" "$resultdir/direct-latency.dat"
 echo "(written to $result; raw per-round figures in $resultdir/direct.data)" >&2
+
+# ---- the plots -----------------------------------------------------------------
+if [ "$plots" != yes ]; then
+	:
+elif ! command -v gnuplot >/dev/null 2>&1; then
+	echo "bench/direct.sh: gnuplot is missing (Debian: apt-get install gnuplot-nox):" \
+		"no plots drawn" >&2
+else
+	mkdir -p "$srcdir/docs/img"
+	if gnuplot -e "resultdir='$resultdir'; imgdir='$srcdir/docs/img'" "$srcdir/bench/direct.gp"; then
+		echo "(plots: $srcdir/docs/img/throughput.svg, $srcdir/docs/img/latency.svg)" >&2
+	else
+		echo "bench/direct.sh: gnuplot failed: no plots drawn" >&2
+	fi
+fi

@@ -17,6 +17,7 @@ struct extra_fd {
 struct kw_loop {
 	struct kw_stack *stack;
 	kw_loop_read_fn read_frame;
+	kw_loop_read_meta_fn read_meta;          /* instead of read_frame */
 	void *read_ctx;
 	volatile sig_atomic_t stop;
 	nfds_t nfds;                               /* pfd[0] is the TAP */
@@ -34,18 +35,19 @@ uint64_t kw_loop_now(void)
 	return (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;
 }
 
-struct kw_loop *kw_loop_create_fd(struct kw_stack *stack, int fd, kw_loop_read_fn read_frame,
-				  void *ctx, size_t frame_max)
+static struct kw_loop *create(struct kw_stack *stack, int fd, kw_loop_read_fn read_frame,
+			      kw_loop_read_meta_fn read_meta, void *ctx, size_t frame_max)
 {
 	struct kw_loop *loop;
 
-	if (stack == NULL || fd < 0 || read_frame == NULL)
+	if (stack == NULL || fd < 0 || (read_frame == NULL && read_meta == NULL))
 		return NULL;
 	loop = calloc(1, sizeof(*loop));
 	if (loop == NULL)
 		return NULL;
 	loop->stack = stack;
 	loop->read_frame = read_frame;
+	loop->read_meta = read_meta;
 	loop->read_ctx = ctx;
 	/* Larger than any frame the device can produce: a short buffer would
 	 * silently truncate. */
@@ -61,15 +63,40 @@ struct kw_loop *kw_loop_create_fd(struct kw_stack *stack, int fd, kw_loop_read_f
 	return loop;
 }
 
+struct kw_loop *kw_loop_create_fd(struct kw_stack *stack, int fd, kw_loop_read_fn read_frame,
+				  void *ctx, size_t frame_max)
+{
+	if (read_frame == NULL)
+		return NULL;
+	return create(stack, fd, read_frame, NULL, ctx, frame_max);
+}
+
+struct kw_loop *kw_loop_create_fd_meta(struct kw_stack *stack, int fd,
+				       kw_loop_read_meta_fn read_frame, void *ctx,
+				       size_t frame_max)
+{
+	if (read_frame == NULL)
+		return NULL;
+	return create(stack, fd, NULL, read_frame, ctx, frame_max);
+}
+
 static ssize_t tap_read_frame(void *ctx, void *buf, size_t cap)
 {
 	return kw_tap_read(ctx, buf, cap);
+}
+
+static ssize_t tap_read_meta(void *ctx, void *buf, size_t cap, struct kw_netdev_rx_meta *meta)
+{
+	return kw_tap_read_meta(ctx, buf, cap, meta);
 }
 
 struct kw_loop *kw_loop_create(struct kw_stack *stack, struct kw_tap *tap)
 {
 	if (tap == NULL)
 		return NULL;
+	if (kw_tap_offload(tap))
+		return kw_loop_create_fd_meta(stack, kw_tap_fd(tap), tap_read_meta, tap,
+					      kw_tap_frame_max(tap));
 	return kw_loop_create_fd(stack, kw_tap_fd(tap), tap_read_frame, tap, kw_tap_frame_max(tap));
 }
 
@@ -116,12 +143,18 @@ void kw_loop_stop(struct kw_loop *loop)
 static int read_frames(struct kw_loop *loop, uint64_t now)
 {
 	for (int i = 0; i < KW_LOOP_READ_BATCH; i++) {
-		ssize_t n = loop->read_frame(loop->read_ctx, loop->buf, loop->bufsize);
+		struct kw_netdev_rx_meta meta;
+		ssize_t n = loop->read_meta
+			? loop->read_meta(loop->read_ctx, loop->buf, loop->bufsize, &meta)
+			: loop->read_frame(loop->read_ctx, loop->buf, loop->bufsize);
 		if (n == 0)
 			return 0;
 		if (n < 0)
 			return (int)n;
-		kw_stack_input(loop->stack, loop->buf, (size_t)n, now);
+		if (loop->read_meta)
+			kw_stack_input_meta(loop->stack, loop->buf, (size_t)n, &meta, now);
+		else
+			kw_stack_input(loop->stack, loop->buf, (size_t)n, now);
 	}
 	return 0;
 }

@@ -35,6 +35,14 @@ struct kw_loop *kw_loop_create(struct kw_stack *stack, struct kw_tap *tap);
 typedef ssize_t (*kw_loop_read_fn)(void *ctx, void *buf, size_t cap);
 struct kw_loop *kw_loop_create_fd(struct kw_stack *stack, int fd, kw_loop_read_fn read_frame,
 				  void *ctx, size_t frame_max);
+/* The same for a source that says something about each frame (a TAP with
+ * offloads): the frames go to kw_stack_input_meta(). kw_loop_create() does
+ * this by itself for a TAP opened with offloads. */
+typedef ssize_t (*kw_loop_read_meta_fn)(void *ctx, void *buf, size_t cap,
+					struct kw_netdev_rx_meta *meta);
+struct kw_loop *kw_loop_create_fd_meta(struct kw_stack *stack, int fd,
+				       kw_loop_read_meta_fn read_frame, void *ctx,
+				       size_t frame_max);
 void kw_loop_destroy(struct kw_loop *loop);
 
 /* Watch fd for events (POLLIN, POLLOUT, ...). -EEXIST, -ENOSPC. */

@@ -1,11 +1,13 @@
 /* The TAP backend (Linux tun/tap driver). See tap.h. */
 #include "config.h"
 #include "dev/tap.h"
+#include "stack/checksum.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,16 +15,22 @@
 #include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define TUN_PATH "/dev/net/tun"
+#define TAP_OFFLOADS (TUN_F_CSUM | TUN_F_TSO4)
 
 struct kw_tap {
 	struct kw_netdev dev;
 	int fd;
+	bool offload;           /* every frame has a struct virtio_net_hdr in front */
 	char name[IFNAMSIZ];
 	struct kw_tap_stats stats;
 };
+
+/* The vnet header's fields are in the host's byte order: the tun driver's
+ * default for the legacy header (no TUNSETVNETLE/BE). */
 
 static void say(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -35,13 +43,17 @@ static void say(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int tap_transmit(struct kw_netdev *dev, const void *frame, size_t len)
+static int tap_write(struct kw_tap *tap, const void *frame, size_t len,
+		     const struct virtio_net_hdr *hdr)
 {
-	struct kw_tap *tap = dev->priv;
+	struct iovec iov[2] = {
+		{ .iov_base = (void *)hdr, .iov_len = sizeof(*hdr) },
+		{ .iov_base = (void *)frame, .iov_len = len },
+	};
 	ssize_t n;
 
 	do
-		n = write(tap->fd, frame, len);
+		n = hdr ? writev(tap->fd, iov, 2) : write(tap->fd, frame, len);
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
 		/* Full queue (EAGAIN), interface down (EIO): the frame is lost,
@@ -49,12 +61,47 @@ static int tap_transmit(struct kw_netdev *dev, const void *frame, size_t len)
 		tap->stats.tx_dropped++;
 		return -errno;
 	}
+	if (hdr)
+		n -= (ssize_t)sizeof(*hdr);
 	tap->stats.tx_frames++;
 	tap->stats.tx_bytes += (uint64_t)n;
 	return 0;
 }
 
-static const struct kw_netdev_ops tap_ops = { .transmit = tap_transmit };
+static int tap_transmit(struct kw_netdev *dev, const void *frame, size_t len)
+{
+	struct kw_tap *tap = dev->priv;
+	static const struct virtio_net_hdr none;     /* nothing to do */
+
+	return tap_write(tap, frame, len, tap->offload ? &none : NULL);
+}
+
+static int tap_transmit_meta(struct kw_netdev *dev, const void *frame, size_t len,
+			     const struct kw_netdev_tx_meta *meta)
+{
+	struct kw_tap *tap = dev->priv;
+	struct virtio_net_hdr h;
+
+	if (!tap->offload)
+		return tap_write(tap, frame, len, NULL);
+	memset(&h, 0, sizeof(h));
+	if (meta->csum_partial) {
+		h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+		h.csum_start = meta->csum_start;
+		h.csum_offset = meta->csum_offset;
+	}
+	if (meta->gso_size) {
+		h.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+		h.gso_size = meta->gso_size;
+		h.hdr_len = meta->hdr_len;
+	}
+	return tap_write(tap, frame, len, &h);
+}
+
+static const struct kw_netdev_ops tap_ops = {
+	.transmit = tap_transmit,
+	.transmit_meta = tap_transmit_meta,
+};
 
 /* An AF_INET socket for interface ioctls (SIOCGIFMTU, SIOCSIFFLAGS). */
 static int ifreq_ioctl(unsigned long req, struct ifreq *ifr)
@@ -126,6 +173,8 @@ struct kw_tap *kw_tap_open(const struct kw_tap_options *opt, char *err, size_t e
 	}
 	memset(&ifr, 0, sizeof(ifr));
 	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	if (opt && opt->offload)
+		ifr.ifr_flags |= IFF_VNET_HDR;
 	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		e = errno;
@@ -157,6 +206,22 @@ struct kw_tap *kw_tap_open(const struct kw_tap_options *opt, char *err, size_t e
 	snprintf(tap->name, sizeof(tap->name), "%.*s", IFNAMSIZ - 1, ifr.ifr_name);
 	tap->dev.ops = &tap_ops;
 	tap->dev.priv = tap;
+	if (opt && opt->offload) {
+		int hsz = (int)sizeof(struct virtio_net_hdr);
+
+		/* The flag is in from here on: close() must turn the
+		 * offloads off again, even if they are half set. */
+		tap->offload = true;
+		if (ioctl(fd, TUNSETVNETHDRSZ, &hsz) < 0 ||
+		    ioctl(fd, TUNSETOFFLOAD, (unsigned long)TAP_OFFLOADS) < 0) {
+			say(err, errlen, "cannot turn on checksum and segmentation offloads "
+			    "(IFF_VNET_HDR, TUNSETOFFLOAD) on TAP device %s: %s", tap->name,
+			    strerror(errno));
+			kw_tap_close(tap);
+			return NULL;
+		}
+		tap->dev.flags = KW_NETDEV_TX_CSUM | KW_NETDEV_TX_TSO4 | KW_NETDEV_RX_META;
+	}
 	if (opt && opt->mac)
 		memcpy(tap->dev.mac, opt->mac, KW_ETH_ALEN);
 	else
@@ -191,6 +256,11 @@ void kw_tap_close(struct kw_tap *tap)
 {
 	if (tap == NULL)
 		return;
+	/* The offload flags belong to the device, not the fd: a persistent
+	 * device would keep handing partial checksums and 64 KiB packets to
+	 * whoever attaches next without IFF_VNET_HDR. */
+	if (tap->offload)
+		ioctl(tap->fd, TUNSETOFFLOAD, 0UL);
 	close(tap->fd);
 	free(tap);
 }
@@ -212,20 +282,75 @@ const char *kw_tap_name(const struct kw_tap *tap)
 
 size_t kw_tap_frame_max(const struct kw_tap *tap)
 {
+	if (tap->offload)
+		return 14 + 4 + 65535;
 	return 14 + 4 + (size_t)tap->dev.mtu;
+}
+
+bool kw_tap_offload(const struct kw_tap *tap)
+{
+	return tap->offload;
+}
+
+ssize_t kw_tap_read_meta(struct kw_tap *tap, void *buf, size_t cap,
+			 struct kw_netdev_rx_meta *meta)
+{
+	struct virtio_net_hdr h;
+	struct iovec iov[2] = {
+		{ .iov_base = &h, .iov_len = sizeof(h) },
+		{ .iov_base = buf, .iov_len = cap },
+	};
+	ssize_t n;
+
+	memset(meta, 0, sizeof(*meta));
+	do
+		n = tap->offload ? readv(tap->fd, iov, 2) : read(tap->fd, buf, cap);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+	if (tap->offload) {
+		if (n < (ssize_t)sizeof(h))
+			return -EIO;            /* the driver always writes one */
+		n -= (ssize_t)sizeof(h);
+		meta->csum_partial = (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) != 0;
+		meta->csum_valid = (h.flags & VIRTIO_NET_HDR_F_DATA_VALID) != 0;
+		meta->csum_start = h.csum_start;
+		meta->csum_offset = h.csum_offset;
+		if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE)
+			meta->gso_size = h.gso_size;
+	}
+	tap->stats.rx_frames++;
+	tap->stats.rx_bytes += (uint64_t)n;
+	return n;
+}
+
+/* Finish a checksum the kernel left partial: sum from csum_start to the
+ * end of the IP packet (not of any padding) into the field. */
+static void finish_csum(uint8_t *f, size_t len, const struct kw_netdev_rx_meta *m)
+{
+	size_t end = len, at = (size_t)m->csum_start + m->csum_offset;
+
+	if (len >= 14 + 20 && f[12] == 0x08 && f[13] == 0x00) {
+		size_t tot = (size_t)f[16] << 8 | f[17];
+		if (14 + tot < end)
+			end = 14 + tot;
+	}
+	if (m->csum_start >= end || at + 2 > end)
+		return;                 /* nonsense: leave it to be dropped */
+	{
+		uint16_t c = kw_checksum(f + m->csum_start, end - m->csum_start, 0);
+		f[at] = (uint8_t)(c >> 8);
+		f[at + 1] = (uint8_t)c;
+	}
 }
 
 ssize_t kw_tap_read(struct kw_tap *tap, void *buf, size_t cap)
 {
-	ssize_t n;
+	struct kw_netdev_rx_meta m;
+	ssize_t n = kw_tap_read_meta(tap, buf, cap, &m);
 
-	do
-		n = read(tap->fd, buf, cap);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
-	tap->stats.rx_frames++;
-	tap->stats.rx_bytes += (uint64_t)n;
+	if (n > 0 && m.csum_partial)
+		finish_csum(buf, (size_t)n, &m);
 	return n;
 }
 

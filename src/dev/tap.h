@@ -9,7 +9,22 @@
  * without packet information (IFF_TAP | IFF_NO_PI).
  *
  * The device's MAC is the stack's own address on the link, not the kernel
- * interface's: by default a random locally administered unicast address. */
+ * interface's: by default a random locally administered unicast address.
+ *
+ * Offloads (opt-in, kw_tap_options.offload): the fd is opened with
+ * IFF_VNET_HDR, so every frame either way carries a struct virtio_net_hdr
+ * (<linux/virtio_net.h>) in front, and TUNSETOFFLOAD(TUN_F_CSUM |
+ * TUN_F_TSO4) tells the kernel it may hand us TCP/IPv4 packets of up to
+ * 64 KiB with the checksum left partial. The netdev then announces
+ * KW_NETDEV_TX_CSUM | KW_NETDEV_TX_TSO4 | KW_NETDEV_RX_META: the stack
+ * writes TCP segments of up to 64 KiB with a partial checksum (one write,
+ * one pass through the kernel's receive path, for up to ~45 wire-sized
+ * segments) and reads the kernel's large ones. kw_tap_read_meta() returns
+ * what the header said; kw_tap_read() on such a device finishes a partial
+ * checksum itself, so a caller that knows nothing of offloads still gets
+ * whole frames (possibly larger than the MTU: size buffers with
+ * kw_tap_frame_max()). The offload flags of a persistent device outlive
+ * the fd: kw_tap_close() turns them off again. */
 #ifndef KW_DEV_TAP_H
 #define KW_DEV_TAP_H
 
@@ -28,6 +43,8 @@ struct kw_tap_options {
 	bool set_up;                 /* bring the interface up (needs CAP_NET_ADMIN) */
 	const uint8_t *mac;          /* NULL: random locally administered */
 	uint16_t mtu;                /* 0: the interface's MTU */
+	bool offload;                /* IFF_VNET_HDR with checksum and TCP
+					segmentation offload (see above) */
 };
 
 /* NULL on failure, with one clear line in err (naming the device and what
@@ -38,11 +55,18 @@ void kw_tap_close(struct kw_tap *tap);
 struct kw_netdev *kw_tap_netdev(struct kw_tap *tap);
 int kw_tap_fd(const struct kw_tap *tap);
 const char *kw_tap_name(const struct kw_tap *tap);
-/* The largest frame the device can hand us (14 + MTU + a VLAN tag). */
+/* The largest frame the device can hand us (14 + MTU + a VLAN tag; with
+ * offloads 14 + 64 KiB + a VLAN tag). */
 size_t kw_tap_frame_max(const struct kw_tap *tap);
 
 /* Read one frame: its length, 0 when none is waiting, or a negative errno. */
 ssize_t kw_tap_read(struct kw_tap *tap, void *buf, size_t cap);
+/* The same with what the device says about the frame (all zero without
+ * offloads), for kw_stack_input_meta(); a partial checksum is left so. */
+ssize_t kw_tap_read_meta(struct kw_tap *tap, void *buf, size_t cap,
+			 struct kw_netdev_rx_meta *meta);
+/* Whether the device was opened with offloads. */
+bool kw_tap_offload(const struct kw_tap *tap);
 
 struct kw_tap_stats {
 	uint64_t rx_frames, rx_bytes, tx_frames, tx_bytes, tx_dropped;

@@ -103,7 +103,8 @@ static void queue_drop_dest(struct kw_stack *stack, uint32_t ip)
 	}
 }
 
-static int queue_add(struct kw_stack *stack, uint32_t ip, const uint8_t *pkt, size_t len)
+static int queue_add(struct kw_stack *stack, uint32_t ip, const uint8_t *pkt, size_t len,
+		     const struct kw_netdev_tx_meta *meta)
 {
 	struct kw_arp *arp = &stack->arp;
 	unsigned same = 0, oldest_same = 0;
@@ -125,7 +126,13 @@ static int queue_add(struct kw_stack *stack, uint32_t ip, const uint8_t *pkt, si
 		queue_remove(arp, 0);
 		stack->x.arp_queue_dropped++;
 	}
-	arp->queue[arp->nqueued++] = (struct kw_arp_queued){ ip, (uint32_t)len, copy };
+	arp->queue[arp->nqueued] = (struct kw_arp_queued){ .next_hop = ip, .len = (uint32_t)len,
+							   .pkt = copy };
+	if (meta) {
+		arp->queue[arp->nqueued].has_meta = true;
+		arp->queue[arp->nqueued].meta = *meta;
+	}
+	arp->nqueued++;
 	return 0;
 }
 
@@ -141,7 +148,7 @@ static void queue_release(struct kw_stack *stack, const struct kw_arp_entry *e)
 			continue;
 		}
 		memcpy(stack->txbuf + KW_ETH_HLEN, q->pkt, q->len);
-		kw_ether_output(stack, e->mac, KW_ETH_P_IP, q->len);
+		kw_ether_output_meta(stack, e->mac, KW_ETH_P_IP, q->len, q->has_meta ? &q->meta : NULL);
 		queue_remove(arp, i);
 	}
 }
@@ -266,12 +273,18 @@ void kw_arp_input(struct kw_stack *stack, const uint8_t *pkt, size_t len, uint64
 
 int kw_arp_output(struct kw_stack *stack, uint32_t next_hop, size_t len, uint64_t now_ns)
 {
+	return kw_arp_output_meta(stack, next_hop, len, NULL, now_ns);
+}
+
+int kw_arp_output_meta(struct kw_stack *stack, uint32_t next_hop, size_t len,
+		       const struct kw_netdev_tx_meta *meta, uint64_t now_ns)
+{
 	struct kw_arp_entry *e = find(stack, next_hop);
 	int r;
 
 	if (e && e->state == KW_ARP_REACHABLE) {
 		if (now_ns < e->deadline) {
-			r = kw_ether_output(stack, e->mac, KW_ETH_P_IP, len);
+			r = kw_ether_output_meta(stack, e->mac, KW_ETH_P_IP, len, meta);
 			if (e->requests == 0 && e->deadline - now_ns <= KW_ARP_REFRESH_NS) {
 				/* The frame is out: txbuf is free for the request. */
 				e->requests = 1;
@@ -289,7 +302,7 @@ int kw_arp_output(struct kw_stack *stack, uint32_t next_hop, size_t len, uint64_
 		e->requests = 0;
 		e->updated = now_ns;
 	}
-	r = queue_add(stack, next_hop, stack->txbuf + KW_ETH_HLEN, len);
+	r = queue_add(stack, next_hop, stack->txbuf + KW_ETH_HLEN, len, meta);
 	if (e->requests == 0)
 		send_request(stack, e, now_ns);   /* reuses txbuf: after the copy */
 	return r;

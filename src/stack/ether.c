@@ -46,6 +46,12 @@ void kw_ether_write_header(uint8_t *buf, const uint8_t dst[KW_ETH_ALEN],
 int kw_ether_output(struct kw_stack *stack, const uint8_t dst[KW_ETH_ALEN], uint16_t type,
 		    size_t payload_len)
 {
+	return kw_ether_output_meta(stack, dst, type, payload_len, NULL);
+}
+
+int kw_ether_output_meta(struct kw_stack *stack, const uint8_t dst[KW_ETH_ALEN], uint16_t type,
+			 size_t payload_len, const struct kw_netdev_tx_meta *meta)
+{
 	size_t len = KW_ETH_HLEN + payload_len;
 	int r;
 
@@ -54,7 +60,7 @@ int kw_ether_output(struct kw_stack *stack, const uint8_t dst[KW_ETH_ALEN], uint
 		memset(stack->txbuf + len, 0, KW_ETH_ZLEN - len);
 		len = KW_ETH_ZLEN;
 	}
-	r = kw_netdev_transmit(stack->dev, stack->txbuf, len);
+	r = kw_netdev_transmit_meta(stack->dev, stack->txbuf, len, meta);
 	if (r < 0)
 		stack->x.tx_errors++;
 	else

@@ -71,6 +71,20 @@ int kw_ipv4_parse(const uint8_t *pkt, size_t len, struct kw_ipv4_view *out)
 	return 0;
 }
 
+/* A TCP segment the device vouched for (kw_stack_input_meta): verified,
+ * or left partial by a local sender with the partial sum in this very
+ * segment's checksum field. */
+static bool tcp_csum_vouched(const struct kw_stack *stack, const struct kw_ipv4_view *ip)
+{
+	const struct kw_netdev_rx_meta *m = stack->rx_meta;
+
+	if (m == NULL || ip->len < 20)
+		return false;
+	if (m->csum_valid)
+		return true;
+	return m->csum_partial && m->csum_start == KW_ETH_HLEN + ip->hlen && m->csum_offset == 16;
+}
+
 static bool martian_source(const struct kw_stack *stack, uint32_t src)
 {
 	return src == 0 || (src >> 24) == 127 || (src >> 28) >= 0xe ||
@@ -118,7 +132,11 @@ void kw_ipv4_input(struct kw_stack *stack, const uint8_t *pkt, size_t len, uint6
 			drop(stack, &stack->x.not_for_us);
 			break;
 		}
-		stack->tcp_ops->input(stack->tcp, ip.src, ip.dst, ip.payload, ip.len, now_ns);
+		if (stack->tcp_ops->input_csum_ok && tcp_csum_vouched(stack, &ip))
+			stack->tcp_ops->input_csum_ok(stack->tcp, ip.src, ip.dst, ip.payload, ip.len,
+						      now_ns);
+		else
+			stack->tcp_ops->input(stack->tcp, ip.src, ip.dst, ip.payload, ip.len, now_ns);
 		break;
 	case KW_IPPROTO_UDP:
 		/* No UDP here: say so, as a host with no listener would. */
@@ -132,20 +150,22 @@ void kw_ipv4_input(struct kw_stack *stack, const uint8_t *pkt, size_t len, uint6
 	}
 }
 
-int kw_ipv4_output(struct kw_stack *stack, uint32_t dst, uint8_t proto,
-		   const void *payload, size_t len, uint64_t now_ns)
+/* Header, then ARP (or a broadcast); max: the largest IP packet. */
+static int ip_output(struct kw_stack *stack, uint32_t dst, uint8_t proto, const void *payload,
+		     size_t len, size_t max, struct kw_netdev_tx_meta *meta, uint64_t now_ns)
 {
 	uint8_t *h = stack->txbuf + KW_ETH_HLEN;
 	bool broadcast = kw_ipv4_is_broadcast(stack, dst);
 	uint32_t hop = broadcast ? dst : kw_ipv4_next_hop(stack, dst);
 
-	if (len > (size_t)stack->dev->mtu - KW_IP_HLEN)
+	if (len > max - KW_IP_HLEN)
 		return -EMSGSIZE;
 	if (hop == 0) {
 		stack->x.ip_no_route++;
 		return -ENETUNREACH;
 	}
-	memmove(h + KW_IP_HLEN, payload, len);
+	if (payload != h + KW_IP_HLEN)  /* else built in place (kw_stack_tx_payload) */
+		memmove(h + KW_IP_HLEN, payload, len);
 	h[0] = 0x45;
 	h[1] = 0;
 	kw_put16(h + 2, (uint16_t)(KW_IP_HLEN + len));
@@ -159,8 +179,41 @@ int kw_ipv4_output(struct kw_stack *stack, uint32_t dst, uint8_t proto,
 	kw_put16(h + 10, kw_checksum(h, KW_IP_HLEN, 0));
 	stack->stats.ip_out++;
 	if (broadcast) {
-		int r = kw_ether_output(stack, kw_ether_broadcast, KW_ETH_P_IP, KW_IP_HLEN + len);
+		int r = kw_ether_output_meta(stack, kw_ether_broadcast, KW_ETH_P_IP, KW_IP_HLEN + len,
+					     meta);
 		return r < 0 ? r : 0;
 	}
-	return kw_arp_output(stack, hop, KW_IP_HLEN + len, now_ns);
+	return kw_arp_output_meta(stack, hop, KW_IP_HLEN + len, meta, now_ns);
+}
+
+int kw_ipv4_output(struct kw_stack *stack, uint32_t dst, uint8_t proto,
+		   const void *payload, size_t len, uint64_t now_ns)
+{
+	return ip_output(stack, dst, proto, payload, len, stack->dev->mtu, NULL, now_ns);
+}
+
+int kw_ipv4_output_tcp_offload(struct kw_stack *stack, uint32_t dst, const void *segment,
+			       size_t len, uint16_t gso_size, uint64_t now_ns)
+{
+	uint32_t offloads = kw_stack_tx_offloads(stack->dev);
+	struct kw_netdev_tx_meta meta = {
+		.csum_partial = true,
+		.csum_start = KW_ETH_HLEN + KW_IP_HLEN,
+		.csum_offset = 16,
+	};
+	size_t max = stack->dev->mtu, doff;
+
+	if (len < 20 || !(offloads & KW_NETDEV_TX_CSUM))
+		return -EINVAL;
+	doff = (size_t)(((const uint8_t *)segment)[12] >> 4) * 4;
+	if (gso_size && len - doff > gso_size) {
+		/* The device cuts it: each piece must fit the MTU. */
+		if (!(offloads & KW_NETDEV_TX_TSO4) ||
+		    KW_IP_HLEN + doff + gso_size > (size_t)stack->dev->mtu)
+			return -EMSGSIZE;
+		max = KW_NETDEV_GSO_MAX;
+		meta.gso_size = gso_size;
+		meta.hdr_len = (uint16_t)(KW_ETH_HLEN + KW_IP_HLEN + doff);
+	}
+	return ip_output(stack, dst, KW_IPPROTO_TCP, segment, len, max, &meta, now_ns);
 }

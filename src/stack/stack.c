@@ -16,6 +16,7 @@ static const struct kw_stack_tcp_ops real_tcp_ops = {
 	.icmp_unreachable = kw_tcp_icmp_unreachable,
 	.poll = kw_tcp_layer_poll,
 	.next_deadline = kw_tcp_layer_next_deadline,
+	.input_csum_ok = kw_tcp_input_csum_ok,
 };
 
 static void tcp_ip_output(void *ctx, uint32_t src, uint32_t dst, const void *segment,
@@ -29,6 +30,36 @@ static void tcp_ip_output(void *ctx, uint32_t src, uint32_t dst, const void *seg
 		return;
 	}
 	kw_ipv4_output(stack, dst, KW_IPPROTO_TCP, segment, len, now_ns);
+}
+
+static void tcp_ip_output_offload(void *ctx, uint32_t src, uint32_t dst, const void *segment,
+				  size_t len, uint16_t gso_size, uint64_t now_ns)
+{
+	struct kw_stack *stack = ctx;
+
+	if (src != stack->cfg.addr) {
+		stack->x.ip_no_route++;
+		return;
+	}
+	kw_ipv4_output_tcp_offload(stack, dst, segment, len, gso_size, now_ns);
+}
+
+/* TCP builds its segments in our frame buffer, where IP wants them. */
+static uint8_t *tcp_tx_buffer(void *ctx, size_t *cap)
+{
+	struct kw_stack *stack = ctx;
+
+	*cap = stack->txcap - KW_ETH_HLEN - KW_IP_HLEN;
+	return kw_stack_tx_payload(stack);
+}
+
+uint32_t kw_stack_tx_offloads(const struct kw_netdev *dev)
+{
+	uint32_t f = dev->flags & (KW_NETDEV_TX_CSUM | KW_NETDEV_TX_TSO4);
+
+	if (dev->ops->transmit_meta == NULL || !(f & KW_NETDEV_TX_CSUM))
+		return 0;
+	return f;
 }
 
 static void tcp_notify(void *ctx, struct kw_tcp *sock)
@@ -70,6 +101,7 @@ struct kw_stack *kw_stack_create_with_ops(const struct kw_stack_config *cfg,
 {
 	struct kw_stack *stack;
 	struct kw_tcp_env env;
+	uint32_t offloads;
 
 	if (!config_ok(cfg, dev) || ops == NULL)
 		return NULL;
@@ -82,7 +114,10 @@ struct kw_stack *kw_stack_create_with_ops(const struct kw_stack_config *cfg,
 	stack->tcp_ops = ops;
 	stack->ip_id = (uint16_t)(kw_mix64(cfg->seed ^ UINT64_C(0x6970696470696421)) >> 48);
 	stack->icmp_tokens = KW_ICMP_ERR_BURST;
+	offloads = kw_stack_tx_offloads(dev);
 	stack->txcap = KW_ETH_HLEN + (size_t)dev->mtu;
+	if (offloads & KW_NETDEV_TX_TSO4)
+		stack->txcap = KW_ETH_HLEN + KW_NETDEV_GSO_MAX;
 	if (stack->txcap < KW_ETH_ZLEN)
 		stack->txcap = KW_ETH_ZLEN;
 	stack->txbuf = calloc(1, stack->txcap);
@@ -96,7 +131,13 @@ struct kw_stack *kw_stack_create_with_ops(const struct kw_stack_config *cfg,
 		.mss = (uint16_t)(dev->mtu - 40),
 		.seed = cfg->seed,
 		.notify = tcp_notify,
+		.tx_buffer = tcp_tx_buffer,
 	};
+	if (offloads) {
+		env.ip_output_offload = tcp_ip_output_offload;
+		if (offloads & KW_NETDEV_TX_TSO4)
+			env.gso_max = KW_NETDEV_GSO_MAX - KW_IP_HLEN - 60;
+	}
 	stack->tcp = ops->create(&env);
 	if (stack->tcp == NULL)
 		goto fail;
@@ -125,6 +166,17 @@ void kw_stack_destroy(struct kw_stack *stack)
 void kw_stack_input(struct kw_stack *stack, const void *frame, size_t len, uint64_t now_ns)
 {
 	kw_ether_input(stack, frame, len, now_ns);
+}
+
+void kw_stack_input_meta(struct kw_stack *stack, const void *frame, size_t len,
+			 const struct kw_netdev_rx_meta *meta, uint64_t now_ns)
+{
+	/* Metadata counts only from a device that announced it. */
+	if (!(stack->dev->flags & KW_NETDEV_RX_META))
+		meta = NULL;
+	stack->rx_meta = meta;
+	kw_ether_input(stack, frame, len, now_ns);
+	stack->rx_meta = NULL;
 }
 
 uint64_t kw_stack_next_deadline(const struct kw_stack *stack)

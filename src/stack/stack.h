@@ -30,6 +30,14 @@ void kw_stack_destroy(struct kw_stack *stack);
 
 /* One received Ethernet frame. Anything malformed is counted and dropped. */
 void kw_stack_input(struct kw_stack *stack, const void *frame, size_t len, uint64_t now_ns);
+/* The same with what the device says about it (netdev.h; a device with
+ * KW_NETDEV_RX_META): a TCP segment whose checksum was left partial by a
+ * sender on this host (the partial checksum's position must be the
+ * segment's own TCP checksum field) or verified by the device is taken
+ * without verifying it again; every other checksum is verified as always.
+ * meta NULL, or a device without KW_NETDEV_RX_META: kw_stack_input(). */
+void kw_stack_input_meta(struct kw_stack *stack, const void *frame, size_t len,
+			 const struct kw_netdev_rx_meta *meta, uint64_t now_ns);
 
 /* Run every timer due at now_ns (ARP retries and expiry, TCP); returns the
  * next deadline, or KW_TIME_NEVER. */

@@ -2,7 +2,8 @@
  * ipv4.c, icmp.c, stack.c) and by the unit tests; not a public API.
  *
  * Buffers: the stack owns one transmit buffer, txbuf, big enough for an
- * Ethernet header and an MTU-sized IP packet. A frame is built in place:
+ * Ethernet header and an MTU-sized IP packet (a 64 KiB one when the
+ * device does TCP segmentation). A frame is built in place:
  * IP writes its header at KW_TX_IP and the payload after it, ARP writes
  * the Ethernet header in front and hands the frame to the device. A
  * protocol that builds a reply may write its payload straight at
@@ -76,6 +77,9 @@ bool kw_ether_is_zero(const uint8_t *mac);
  * txbuf + KW_ETH_HLEN. Returns the device's answer. */
 int kw_ether_output(struct kw_stack *stack, const uint8_t dst[KW_ETH_ALEN], uint16_t type,
 		    size_t payload_len);
+/* The same with offload work for the device (meta NULL: none). */
+int kw_ether_output_meta(struct kw_stack *stack, const uint8_t dst[KW_ETH_ALEN], uint16_t type,
+			 size_t payload_len, const struct kw_netdev_tx_meta *meta);
 
 /* Frame from the driver: check it, dispatch to ARP or IPv4. */
 void kw_ether_input(struct kw_stack *stack, const uint8_t *frame, size_t len, uint64_t now_ns);
@@ -122,6 +126,8 @@ struct kw_arp_queued {
 	uint32_t next_hop;
 	uint32_t len;
 	uint8_t *pkt;                    /* an IP packet, malloc'd */
+	bool has_meta;                   /* offload work to pass on with it */
+	struct kw_netdev_tx_meta meta;
 };
 
 struct kw_arp {
@@ -135,6 +141,10 @@ void kw_arp_input(struct kw_stack *stack, const uint8_t *pkt, size_t len, uint64
  * once when its MAC is known, else queued while a request goes out.
  * 0 when sent or queued; negative errno when dropped. */
 int kw_arp_output(struct kw_stack *stack, uint32_t next_hop, size_t len, uint64_t now_ns);
+/* The same with offload work for the device (meta NULL: none), kept with
+ * the packet while it waits. */
+int kw_arp_output_meta(struct kw_stack *stack, uint32_t next_hop, size_t len,
+		       const struct kw_netdev_tx_meta *meta, uint64_t now_ns);
 /* Retries, giving up, expiry. */
 void kw_arp_poll(struct kw_stack *stack, uint64_t now_ns);
 uint64_t kw_arp_next_deadline(const struct kw_stack *stack);
@@ -171,6 +181,13 @@ void kw_ipv4_input(struct kw_stack *stack, const uint8_t *pkt, size_t len, uint6
  * -ENETUNREACH (no route), -EMSGSIZE (larger than the MTU), -ENOMEM. */
 int kw_ipv4_output(struct kw_stack *stack, uint32_t dst, uint8_t proto,
 		   const void *payload, size_t len, uint64_t now_ns);
+/* A TCP segment whose checksum field holds the pseudo-header sum, for a
+ * device with KW_NETDEV_TX_CSUM to finish; more than gso_size payload
+ * bytes (gso_size not 0, a KW_NETDEV_TX_TSO4 device) for it to cut.
+ * Returns as kw_ipv4_output; -EMSGSIZE when the packet is larger than the
+ * device takes. */
+int kw_ipv4_output_tcp_offload(struct kw_stack *stack, uint32_t dst, const void *segment,
+			       size_t len, uint16_t gso_size, uint64_t now_ns);
 /* The next hop for dst: dst itself on-link, the gateway otherwise, 0 when
  * there is no route. */
 uint32_t kw_ipv4_next_hop(const struct kw_stack *stack, uint32_t dst);
@@ -206,6 +223,10 @@ struct kw_stack_tcp_ops {
 				 const void *quoted_tcp, size_t len, int code, uint64_t now_ns);
 	uint64_t (*poll)(struct kw_tcp_layer *layer, uint64_t now_ns);
 	uint64_t (*next_deadline)(const struct kw_tcp_layer *layer);
+	/* A segment whose checksum the device vouched for (optional: NULL
+	 * sends it through input, which verifies). */
+	void (*input_csum_ok)(struct kw_tcp_layer *layer, uint32_t src, uint32_t dst,
+			      const void *segment, size_t len, uint64_t now_ns);
 };
 
 /* Counters beyond the public struct kw_stack_stats. */
@@ -232,8 +253,16 @@ struct kw_stack {
 	struct kw_stack_stats stats;
 	struct kw_stack_xstats x;
 	uint8_t *txbuf;
-	size_t txcap;                    /* KW_ETH_HLEN + mtu, at least KW_ETH_ZLEN */
+	size_t txcap;                    /* KW_ETH_HLEN + mtu, at least KW_ETH_ZLEN;
+					    KW_ETH_HLEN + KW_NETDEV_GSO_MAX with TSO */
+	/* What the device said about the frame being input now (NULL when
+	 * nothing, or not within kw_stack_input_meta). */
+	const struct kw_netdev_rx_meta *rx_meta;
 };
+
+/* The device's offloads the stack uses (KW_NETDEV_TX_*; a flag without
+ * transmit_meta, or TSO without checksum offload, counts as none). */
+uint32_t kw_stack_tx_offloads(const struct kw_netdev *dev);
 
 struct kw_stack *kw_stack_create_with_ops(const struct kw_stack_config *cfg,
 					  struct kw_netdev *dev,

@@ -39,6 +39,24 @@ struct kw_tcp_env {
 	/* Called when a socket's readiness or error may have changed
 	 * (optional): the layer above wakes whoever waits on it. */
 	void (*notify)(void *ctx, struct kw_tcp *sock);
+	/* Offloads (optional; NULL/0: none, every segment goes through
+	 * ip_output with its checksum computed and at most MSS bytes of
+	 * data). With ip_output_offload set, every segment goes through it
+	 * instead, its checksum field holding the folded pseudo-header sum
+	 * for the device to finish; and when gso_max is not 0, data may
+	 * leave in one segment of up to gso_max payload bytes that the device
+	 * cuts into gso_size-byte segments (gso_size 0: one segment as it
+	 * is). Only what would have been sent back to back anyway is joined:
+	 * the windows, cwnd and Nagle decide exactly as without. */
+	void (*ip_output_offload)(void *ctx, uint32_t src, uint32_t dst,
+				  const void *segment, size_t len, uint16_t gso_size,
+				  uint64_t now_ns);
+	uint32_t gso_max;
+	/* Where to build a segment (optional): a buffer of *cap bytes that
+	 * ip_output and ip_output_offload take in place, without copying
+	 * (the stack's frame buffer, behind the room for Ethernet and IP).
+	 * NULL, or too small for a segment: the layer's own buffer. */
+	uint8_t *(*tx_buffer)(void *ctx, size_t *cap);
 };
 
 struct kw_tcp_layer *kw_tcp_layer_create(const struct kw_tcp_env *env);
@@ -48,6 +66,12 @@ void kw_tcp_layer_destroy(struct kw_tcp_layer *layer);
  * addresses. Bad checksums and malformed segments are dropped. */
 void kw_tcp_input(struct kw_tcp_layer *layer, uint32_t src, uint32_t dst,
 		  const void *segment, size_t len, uint64_t now_ns);
+/* The same for a segment whose checksum is not to be verified: the
+ * device verified it, or a sender on this host left it partial for a
+ * checksum offload that never happened because the segment did not leave
+ * the host. Anything else goes through kw_tcp_input(). */
+void kw_tcp_input_csum_ok(struct kw_tcp_layer *layer, uint32_t src, uint32_t dst,
+			  const void *segment, size_t len, uint64_t now_ns);
 
 /* ICMP destination unreachable for a segment we sent (the quoted IP
  * header's addresses and the first 8 bytes of our TCP header). */

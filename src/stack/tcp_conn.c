@@ -490,7 +490,11 @@ struct kw_tcp_layer *kw_tcp_layer_create(const struct kw_tcp_env *env)
 	L->msl_ns = TCP_MSL_DEFAULT;
 	L->conns.nb = 1024;
 	L->conns.b = calloc(L->conns.nb, sizeof(*L->conns.b));
-	L->txcap = 60 + (size_t)L->env.mss;
+	if (!L->env.ip_output_offload || L->env.gso_max < L->env.mss)
+		L->env.gso_max = 0;
+	if (L->env.gso_max > TCP_GSO_MAX)
+		L->env.gso_max = TCP_GSO_MAX;
+	L->txcap = 60 + (size_t)(L->env.gso_max > L->env.mss ? L->env.gso_max : L->env.mss);
 	L->txbuf = malloc(L->txcap);
 	L->ephemeral_next = (uint32_t)tcp_siphash(key0(L), key1(L), "port", 4);
 	kw_timer_heap_init(&L->timers);
@@ -577,7 +581,15 @@ void kw_tcp_input(struct kw_tcp_layer *L, uint32_t src, uint32_t dst,
 		  const void *segment, size_t len, uint64_t now_ns)
 {
 	enter(L);
-	tcp_input_segment(L, src, dst, segment, len, now_ns);
+	tcp_input_segment(L, src, dst, segment, len, false, now_ns);
+	leave(L);
+}
+
+void kw_tcp_input_csum_ok(struct kw_tcp_layer *L, uint32_t src, uint32_t dst,
+			  const void *segment, size_t len, uint64_t now_ns)
+{
+	enter(L);
+	tcp_input_segment(L, src, dst, segment, len, true, now_ns);
 	leave(L);
 }
 

@@ -634,7 +634,12 @@ static void sync_input(struct kw_tcp *c, struct seg *s, uint64_t now_ns)
 				c->ack_now = true;
 			}
 			if (s->dlen > 0) {
-				if (s->dlen >= c->mss)
+				/* More than our MSS: several segments
+				 * coalesced by the device (or never cut by
+				 * the sender's): that is two at least. */
+				if (s->dlen > c->layer->env.mss)
+					c->delack_segs += 2;
+				else if (s->dlen >= c->mss)
 					c->delack_segs++;
 				if (c->delack_segs >= 2)
 					c->ack_now = true;
@@ -654,7 +659,7 @@ static void sync_input(struct kw_tcp *c, struct seg *s, uint64_t now_ns)
 }
 
 void tcp_input_segment(struct kw_tcp_layer *L, uint32_t src, uint32_t dst,
-		       const uint8_t *p, size_t len, uint64_t now_ns)
+		       const uint8_t *p, size_t len, bool csum_ok, uint64_t now_ns)
 {
 	struct seg s;
 	struct kw_tcp *c;
@@ -666,7 +671,7 @@ void tcp_input_segment(struct kw_tcp_layer *L, uint32_t src, uint32_t dst,
 	doff = (size_t)(p[12] >> 4) * 4;
 	if (doff < 20 || doff > len)
 		goto bad;
-	if (kw_checksum(p, len, kw_checksum_pseudo(src, dst, 6, (uint16_t)len)) != 0)
+	if (!csum_ok && kw_checksum(p, len, kw_checksum_pseudo(src, dst, 6, (uint16_t)len)) != 0)
 		goto bad;
 	if (tcp_parse_options(p + 20, doff - 20, &s.opt) < 0)
 		goto bad;

@@ -45,6 +45,9 @@
 #define TCP_MAX_WSCALE    14
 #define TCP_OOW_ACK_GAP   (500 * KW_NS_PER_MS)  /* Linux tcp_invalid_ratelimit */
 #define TCP_CWND_MAX      (1u << 30)            /* cwnd never grows past this */
+/* Segmentation offload: the largest payload of one segment handed to the
+ * device, so that IP (20) + TCP with options (60) + payload fit in 64 KiB. */
+#define TCP_GSO_MAX       (65535u - 20 - 60)
 /* RFC 7323 timestamps: the TSval clock ticks once per millisecond; the
  * option takes 12 bytes of every segment (NOP, NOP, kind 8, len 10). */
 #define TCP_TS_TICK       KW_NS_PER_MS
@@ -206,8 +209,9 @@ void tcp_enter_time_wait(struct kw_tcp *c, uint64_t now_ns);
 void tcp_conn_init_buffers_done(struct kw_tcp *c);
 struct kw_tcp *tcp_child_new(struct kw_tcp *l, uint32_t laddr, uint32_t raddr,
 			     uint16_t rport, uint64_t now_ns);
+/* csum_ok: the checksum is not to be verified (kw_tcp_input_csum_ok). */
 void tcp_input_segment(struct kw_tcp_layer *L, uint32_t src, uint32_t dst,
-		       const uint8_t *seg, size_t len, uint64_t now_ns);
+		       const uint8_t *seg, size_t len, bool csum_ok, uint64_t now_ns);
 void tcp_icmp_unreachable(struct kw_tcp_layer *L, uint32_t src, uint32_t dst,
 			  const uint8_t *q, size_t len, int code, uint64_t now_ns);
 uint64_t tcp_siphash(uint64_t k0, uint64_t k1, const void *data, size_t len);

@@ -26,15 +26,19 @@ struct seg_out {
 	uint8_t optbuf[40];         /* options built here (opts points to it) */
 	const struct ring *data;    /* payload from the ring, or NULL */
 	size_t off, len;
+	uint16_t gso_size;          /* len > gso_size: the device cuts it */
 };
 
 static void emit(struct kw_tcp_layer *L, const struct seg_out *s, uint64_t now_ns)
 {
-	size_t hlen = 20 + s->optlen, total = hlen + s->len;
-	uint8_t *p = L->txbuf;
+	size_t hlen = 20 + s->optlen, total = hlen + s->len, cap = 0;
+	uint8_t *p = L->env.tx_buffer ? L->env.tx_buffer(L->env.ctx, &cap) : NULL;
+	uint32_t pseudo;
 
-	if (total > L->txcap)
-		return;             /* cannot happen: len <= mss, options <= 40 */
+	if (p == NULL || cap < total)
+		p = L->txbuf;       /* IP then copies it into its frame */
+	if (p == L->txbuf && total > L->txcap)
+		return;             /* cannot happen: len <= mss or gso_max, options <= 40 */
 	put16(p, s->lport);
 	put16(p + 2, s->rport);
 	put32(p + 4, s->seq);
@@ -48,11 +52,22 @@ static void emit(struct kw_tcp_layer *L, const struct seg_out *s, uint64_t now_n
 		memcpy(p + 20, s->opts, s->optlen);
 	if (s->len)
 		ring_peek(s->data, s->off, p + hlen, s->len);
-	put16(p + 16, kw_checksum(p, total, kw_checksum_pseudo(s->laddr, s->raddr, 6,
-								(uint16_t)total)));
-	L->stats.segs_out++;
+	pseudo = kw_checksum_pseudo(s->laddr, s->raddr, 6, (uint16_t)total);
+	if (s->gso_size && s->len > s->gso_size)
+		L->stats.segs_out += (s->len + s->gso_size - 1) / s->gso_size;
+	else
+		L->stats.segs_out++;
 	if (s->flags & TH_RST)
 		L->stats.rst_out++;
+	if (L->env.ip_output_offload) {
+		/* Partial: the pseudo-header's sum, folded, for the device to
+		 * add the rest to (RFC 1071 sums are associative). */
+		put16(p + 16, (uint16_t)~kw_checksum_fold(pseudo));
+		L->env.ip_output_offload(L->env.ctx, s->laddr, s->raddr, p, total,
+					 s->len > s->gso_size ? s->gso_size : 0, now_ns);
+		return;
+	}
+	put16(p + 16, kw_checksum(p, total, pseudo));
 	L->env.ip_output(L->env.ctx, s->laddr, s->raddr, p, total, now_ns);
 }
 
@@ -136,8 +151,11 @@ size_t tcp_unsent(const struct kw_tcp *c)
 	return d > 0 ? (size_t)d : 0;
 }
 
-/* Send [seq, seq+len) from the buffer (seq >= SND.UNA), with FIN if asked. */
-static void send_data(struct kw_tcp *c, seq_t seq, size_t len, bool fin, uint64_t now_ns)
+/* Send [seq, seq+len) from the buffer (seq >= SND.UNA), with FIN if asked;
+ * more than gso_size bytes (when not 0) leave as one segment that the
+ * device cuts into gso_size-byte pieces. */
+static void send_data(struct kw_tcp *c, seq_t seq, size_t len, bool fin, uint16_t gso_size,
+		      uint64_t now_ns)
 {
 	struct seg_out s;
 	uint8_t flags = TH_ACK;
@@ -150,6 +168,7 @@ static void send_data(struct kw_tcp *c, seq_t seq, size_t len, bool fin, uint64_
 	s.data = &c->snd;
 	s.off = (size_t)(uint32_t)seq_diff(seq, c->snd_una);
 	s.len = len;
+	s.gso_size = gso_size;
 	if (seq_lt(seq, c->snd_max))
 		c->layer->stats.retransmits++;
 	emit(c->layer, &s, now_ns);
@@ -173,39 +192,74 @@ static bool can_send_data(const struct kw_tcp *c)
 	}
 }
 
+/* What tcp_output would send next if SND.NXT were nxt: false to stop, or
+ * true with the segment's length and whether a FIN goes with it. The
+ * windows (the peer's and cwnd), sender-side SWS avoidance and Nagle
+ * (RFC 896, off with nodelay) decide. */
+static bool next_segment(const struct kw_tcp *c, seq_t nxt, size_t *lenp, bool *finp)
+{
+	uint32_t flight = (uint32_t)seq_diff(nxt, c->snd_una);
+	uint32_t wnd = c->snd_wnd < c->cwnd ? c->snd_wnd : c->cwnd;
+	uint32_t avail = wnd > flight ? wnd - flight : 0;
+	int32_t d = seq_diff(tcp_data_end(c), nxt);
+	size_t unsent = d > 0 ? (size_t)d : 0, len = unsent;
+	bool fin;
+
+	if (len > c->mss)
+		len = c->mss;
+	if (len > avail)
+		len = avail;
+	fin = c->fin_queued && len == unsent && !(c->fin_sent && seq_gt(nxt, c->fin_seq));
+	if (len == 0 && !fin)
+		return false;
+	if (len == 0 && fin && unsent > 0)
+		return false;       /* data first */
+	if (len < c->mss && !fin) {
+		bool idle = nxt == c->snd_una;
+		if (len < unsent) {
+			/* The window cuts the segment short: send only when
+			 * nothing is in flight, or the piece is at least half
+			 * the largest window seen (SWS). */
+			if (!idle && len < c->max_snd_wnd / 2)
+				return false;
+		} else if (!idle && !c->nodelay) {
+			return false;       /* Nagle */
+		}
+	}
+	*lenp = len;
+	*finp = fin;
+	return true;
+}
+
 void tcp_output(struct kw_tcp *c, uint64_t now_ns)
 {
 	bool sent = false;
+	uint32_t gso_max = c->layer->env.gso_max;
 
 	if (can_send_data(c)) {
-		for (;;) {
-			uint32_t flight = (uint32_t)seq_diff(c->snd_nxt, c->snd_una);
-			uint32_t wnd = c->snd_wnd < c->cwnd ? c->snd_wnd : c->cwnd;
-			uint32_t avail = wnd > flight ? wnd - flight : 0;
-			size_t unsent = tcp_unsent(c), len = unsent;
-			bool fin;
+		size_t len;
+		bool fin;
 
-			if (len > c->mss)
-				len = c->mss;
-			if (len > avail)
-				len = avail;
-			fin = c->fin_queued && len == unsent &&
-			      !(c->fin_sent && seq_gt(c->snd_nxt, c->fin_seq));
-			if (len == 0 && !fin)
-				break;
-			if (len == 0 && fin && unsent > 0)
-				break;      /* data first */
-			if (len < c->mss && !fin) {
-				bool idle = c->snd_nxt == c->snd_una;
-				if (len < unsent) {
-					/* The window cuts the segment short: send only
-					 * when nothing is in flight, or the piece is at
-					 * least half the largest window seen (SWS). */
-					if (!idle && len < c->max_snd_wnd / 2)
+		while (next_segment(c, c->snd_nxt, &len, &fin)) {
+			uint16_t gso_size = 0;
+
+			/* Segmentation offload: join the full segments that
+			 * would follow this one back to back (and the last,
+			 * shorter one or the FIN, if it would go too) into one
+			 * for the device to cut again. */
+			if (gso_max >= 2u * c->mss && len == c->mss && !fin) {
+				size_t more;
+				bool mfin;
+
+				while (len + c->mss <= gso_max &&
+				       next_segment(c, seq_add(c->snd_nxt, (uint32_t)len), &more, &mfin)) {
+					len += more;
+					fin = mfin;
+					if (fin || more < c->mss)
 						break;
-				} else if (!idle && !c->nodelay) {
-					break;      /* Nagle */
 				}
+				if (len > c->mss)
+					gso_size = c->mss;
 			}
 			/* Karn's single timed segment, only without timestamps:
 			 * with them every ACK that advances SND.UNA is a sample
@@ -216,7 +270,7 @@ void tcp_output(struct kw_tcp *c, uint64_t now_ns)
 				c->rtt_seq = c->snd_nxt;
 				c->rtt_start = now_ns;
 			}
-			send_data(c, c->snd_nxt, len, fin, now_ns);
+			send_data(c, c->snd_nxt, len, fin, gso_size, now_ns);
 			c->snd_nxt = seq_add(c->snd_nxt, (uint32_t)len + (fin ? 1 : 0));
 			c->snd_max = seq_max(c->snd_max, c->snd_nxt);
 			sent = true;
@@ -303,7 +357,7 @@ void tcp_retransmit_head(struct kw_tcp *c, uint64_t now_ns)
 	if (len == 0 && !fin)
 		return;
 	c->rtt_timing = false;              /* Karn */
-	send_data(c, c->snd_una, len, fin, now_ns);
+	send_data(c, c->snd_una, len, fin, 0, now_ns);
 	c->snd_nxt = seq_max(c->snd_nxt, seq_add(c->snd_una, (uint32_t)len + (fin ? 1 : 0)));
 }
 

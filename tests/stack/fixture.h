@@ -47,7 +47,7 @@ static int capture_transmit(struct kw_netdev *dev, const void *frame, size_t len
 	return 0;
 }
 
-static const struct kw_netdev_ops capture_ops = { capture_transmit };
+static const struct kw_netdev_ops capture_ops = { .transmit = capture_transmit };
 
 static inline void capture_init(struct capture *c, uint16_t mtu)
 {
@@ -121,7 +121,12 @@ static uint64_t fake_poll(struct kw_tcp_layer *l, uint64_t now)
 }
 
 static const struct kw_stack_tcp_ops fake_tcp_ops = {
-	fake_create, fake_destroy, fake_input, fake_unreachable, fake_poll, fake_next_deadline,
+	.create = fake_create,
+	.destroy = fake_destroy,
+	.input = fake_input,
+	.icmp_unreachable = fake_unreachable,
+	.poll = fake_poll,
+	.next_deadline = fake_next_deadline,
 };
 
 static inline struct kw_stack *fixture_stack(struct capture *c, uint32_t gateway)

@@ -11,13 +11,17 @@
 # as 10.234.X.2 with a fixed MAC, so the kernel's address, route and ARP
 # entry stay valid from one run to the next. The kernel side is socat
 # (bulk) and a small python3 peer (close/reset semantics).
+# With KW_KTCP_OFFLOAD=1 (tests/stack/kernel-tcp-offload.t) every run of
+# the stack opens the TAP with offloads (kwtcp --offload: IFF_VNET_HDR,
+# checksum and TCP segmentation offload), and the bulk transfers also check
+# that segments of more than one MSS went out and came in.
 # Needs root, /dev/net/tun, ip, socat, python3, sha256sum.
 . "${KW_SRCDIR:-$(dirname "$0")/../..}/tests/lib/tap.sh"
 . "$KW_SRCDIR/tests/lib/onens.sh"
 
 require_root
 [ -c /dev/net/tun ] || skip_all "/dev/net/tun is missing"
-require_cmd ip socat python3 sha256sum awk
+require_cmd ip ss socat python3 sha256sum awk
 
 KWTCP="$KW_BUILDDIR/tests/stack/kwtcp"
 NET=$(($$ % 250 + 1))
@@ -26,10 +30,12 @@ STACK_ADDR="10.234.$NET.2"
 STACK_MAC=02:6b:77:00:00:02
 TAPDEV=kwtap0
 BULK=67108864		# 64 MiB
+OFFLOAD=
+[ -z "${KW_KTCP_OFFLOAD:-}" ] || OFFLOAD=--offload
 
 
 [ -x "$KWTCP" ] || { echo "Bail out! $KWTCP is not built (make check builds it)"; exit 1; }
-onens_setup ktcp
+onens_setup "ktcp${OFFLOAD:+o}"
 {
 	ip -n "$NS" link set lo up &&
 	onens_add_tap "$TAPDEV" "$KERNEL_ADDR/24"
@@ -56,7 +62,7 @@ stack() {
 	shift
 	SEED=$((SEED + 1))
 	ip netns exec "$NS" "$KWTCP" --tap "$TAPDEV" --attach --address "$STACK_ADDR/24" \
-		--mac "$STACK_MAC" --seed "$SEED" --timeout 30 "$@" \
+		--mac "$STACK_MAC" --seed "$SEED" --timeout 30 $OFFLOAD "$@" \
 		>"$TMP/$_name.out" 2>"$TMP/$_name.err" </dev/null &
 	STACK_PID=$!
 }
@@ -67,6 +73,16 @@ finish() {
 	STACK_PID=
 }
 show() { diag "--- $1:" "$(cat "$TMP/$1")"; }
+# wait_listen PORT: up to 5 s for a kernel listener on PORT in NS (a fixed
+# sleep lost the race on a loaded machine: the stack was refused).
+wait_listen() {
+	_i=0
+	until ip netns exec "$NS" ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; do
+		_i=$((_i + 1))
+		[ $_i -lt 100 ] || return 1
+		sleep 0.05
+	done
+}
 
 # The kernel's python3 peer: connect or accept one connection, send N
 # bytes, then 'wait' (read to EOF or error), 'close' (shutdown(SHUT_WR),
@@ -119,7 +135,7 @@ peer() { ip netns exec "$NS" python3 "$TMP/peer.py" "$@"; }
 ip netns exec "$NS" sh -c "{ socat -u TCP-LISTEN:5001,reuseaddr STDOUT; echo \$? >'$TMP/k1.status'; } |
 	sha256sum >'$TMP/k1.sha'" &
 kpid=$!
-sleep 0.2
+wait_listen 5001
 stack s1 --connect "$KERNEL_ADDR:5001" --send-bytes $BULK --sink
 finish s1
 wait "$kpid"
@@ -133,6 +149,12 @@ in_order "$TMP/s1.err" '^eof after' '^closed \(TIME-WAIT\)'
 ok $? "... the stack closed first: it ends in TIME-WAIT after the kernel's FIN"
 t_s1=$(secs_of "$TMP/s1.err" sent)
 diag "64 MiB stack -> kernel in ${t_s1} s ($(sed -n 's/^sent .*(\(.*\))$/\1/p' "$TMP/s1.err")), retransmits $(field "$TMP/s1.err" 'stat tcp_retransmits')"
+if [ -n "$OFFLOAD" ]; then
+	segs=$(field "$TMP/s1.err" 'stat tcp_segs_out')
+	writes=$(field "$TMP/s1.err" 'stat tap_tx_frames')
+	[ "${segs:-0}" -gt $((4 * ${writes:-1})) ]
+	ok $? "... offload: $segs segments went out in $writes TAP writes (segmentation offload used)"
+fi
 
 # ---- 2. the kernel connects to a stack listener: 64 MiB kernel -> stack ---
 ip netns exec "$NS" sh -c "head -c $BULK /dev/urandom >'$TMP/bulk' && sha256sum <'$TMP/bulk' >'$TMP/k2.sha'"
@@ -152,6 +174,12 @@ grep -Eq "^accepted $STACK_ADDR:5002 <- $KERNEL_ADDR:[0-9]+\$" "$TMP/s2.err" &&
 ok $? "... the kernel closed first: the stack saw EOF, then closed (--hold 20s cut short by the EOF)"
 t_s2=$(secs_of "$TMP/s2.err" received)
 diag "64 MiB kernel -> stack in ${t_s2} s ($(sed -n 's/^received .*(\(.*\))$/\1/p' "$TMP/s2.err"))"
+if [ -n "$OFFLOAD" ]; then
+	gso=$(field "$TMP/s2.err" 'stat tap_rx_gso')
+	fmax=$(field "$TMP/s2.err" 'stat tap_rx_frame_max')
+	[ "${gso:-0}" -gt 0 ] && [ "${fmax:-0}" -gt 1514 ]
+	ok $? "... offload: the kernel sent ${gso:-0} packets larger than one segment (largest frame ${fmax:-0} bytes), partial checksums: $(field "$TMP/s2.err" 'stat tap_rx_csum_partial'), bad segments: $(field "$TMP/s2.err" 'stat tcp_bad_segments')"
+fi
 
 # ---- 2b. both ways at once on one connection: 64 MiB each way ------------
 # The kernel side: socat runs a shell that sends the file and hashes what
@@ -159,7 +187,7 @@ diag "64 MiB kernel -> stack in ${t_s2} s ($(sed -n 's/^received .*(\(.*\))$/\1/
 ip netns exec "$NS" socat TCP-LISTEN:5008,bind="$KERNEL_ADDR",reuseaddr \
 	SYSTEM:"cat '$TMP/bulk' & sha256sum >'$TMP/k2b.sha'; wait" 2>"$TMP/k2b.err" &
 kpid=$!
-sleep 0.2
+wait_listen 5008
 stack s2b --connect "$KERNEL_ADDR:5008" --send-bytes $BULK --sink
 finish s2b
 wait "$kpid"
@@ -238,8 +266,8 @@ is "$(field "$TMP/s6.err" 'stat tcp_rst_in')" 1 "... one RST in"
 # ---- 7. stdin -> connection -> stdout (the default data path) -------------
 ip netns exec "$NS" socat TCP-LISTEN:5007,bind="$KERNEL_ADDR",reuseaddr EXEC:"tr a-z A-Z" &
 kpid=$!
-sleep 0.2
-printf 'hello, kernel\n' | ip netns exec "$NS" "$KWTCP" --tap "$TAPDEV" --attach \
+wait_listen 5007
+printf 'hello, kernel\n' | ip netns exec "$NS" "$KWTCP" --tap "$TAPDEV" --attach $OFFLOAD \
 	--address "$STACK_ADDR/24" --mac "$STACK_MAC" --seed $((SEED + 1)) --timeout 10 \
 	--connect "$KERNEL_ADDR:5007" >"$TMP/s7.out" 2>"$TMP/s7.err"
 STATUS=$?

@@ -96,6 +96,9 @@ struct tool {
 	struct kw_stack *stack;
 	struct kw_loop *loop;
 	struct wire w;
+	/* --offload: what came in */
+	size_t frame_max_seen;
+	uint64_t rx_gso, rx_csum_partial;
 };
 
 static inline bool seq_after(uint32_t a, uint32_t b)
@@ -187,7 +190,19 @@ static int dev_transmit(struct kw_netdev *dev, const void *frame, size_t len)
 	return kw_netdev_transmit(t->tapdev, frame, len);
 }
 
-static const struct kw_netdev_ops dev_ops = { .transmit = dev_transmit };
+static int dev_transmit_meta(struct kw_netdev *dev, const void *frame, size_t len,
+			     const struct kw_netdev_tx_meta *meta)
+{
+	struct tool *t = dev->priv;
+
+	sniff(&t->w, frame, len, true, 0);
+	return kw_netdev_transmit_meta(t->tapdev, frame, len, meta);
+}
+
+static const struct kw_netdev_ops dev_ops = {
+	.transmit = dev_transmit,
+	.transmit_meta = dev_transmit_meta,
+};
 
 static ssize_t read_frame(void *ctx, void *buf, size_t cap)
 {
@@ -196,6 +211,24 @@ static ssize_t read_frame(void *ctx, void *buf, size_t cap)
 
 	if (n > 0)
 		sniff(&t->w, buf, (size_t)n, false, kw_loop_now());
+	return n;
+}
+
+/* With --offload: frames with what the vnet header said about them. */
+static ssize_t read_frame_meta(void *ctx, void *buf, size_t cap, struct kw_netdev_rx_meta *meta)
+{
+	struct tool *t = ctx;
+	ssize_t n = kw_tap_read_meta(t->tap, buf, cap, meta);
+
+	if (n > 0) {
+		sniff(&t->w, buf, (size_t)n, false, kw_loop_now());
+		if ((size_t)n > t->frame_max_seen)
+			t->frame_max_seen = (size_t)n;
+		if (meta->gso_size)
+			t->rx_gso++;
+		if (meta->csum_partial)
+			t->rx_csum_partial++;
+	}
 	return n;
 }
 
@@ -228,7 +261,7 @@ static void usage(FILE *f)
 "             (--connect A.B.C.D:PORT | --listen PORT)\n"
 "             [--send-bytes N] [--sink] [--hold DURATION] [--close | --reset]\n"
 "             [--keepalive IDLE,INTERVAL,COUNT] [--nodelay] [--buffer BYTES]\n"
-"             [--timeout DURATION]\n"
+"             [--timeout DURATION] [--offload]\n"
 "\n"
 "One TCP connection over keepwire's userspace stack on a TAP device.\n"
 "\n"
@@ -251,6 +284,8 @@ static void usage(FILE *f)
 "  --nodelay            disable Nagle\n"
 "  --buffer BYTES       send and receive buffer size\n"
 "  --timeout DURATION   give up after this long (default: never)\n"
+"  --offload            IFF_VNET_HDR with checksum and TCP segmentation\n"
+"                       offload on the TAP (segments of up to 64 KiB)\n"
 "\n"
 "Durations: a plain integer is seconds; suffixes ms, s, m, h (1500ms).\n"
 "Reports go to stderr (see the top of kwtcp.c); stdout carries only data.\n"
@@ -794,6 +829,17 @@ static int run(struct tool *t, const struct opts *o)
 	fprintf(stderr, "stat wire_probes_out %llu\nstat wire_probes_in %llu\nstat wire_rst_out %llu\n",
 		(unsigned long long)t->w.our_probes, (unsigned long long)t->w.peer_probes,
 		(unsigned long long)t->w.our_rsts);
+	if (kw_tap_offload(t->tap)) {
+		struct kw_tap_stats tps;
+
+		kw_tap_stats(t->tap, &tps);
+		fprintf(stderr, "stat tap_tx_frames %llu\nstat tap_rx_frames %llu\n"
+			"stat tap_rx_gso %llu\nstat tap_rx_csum_partial %llu\n"
+			"stat tap_rx_frame_max %zu\n",
+			(unsigned long long)tps.tx_frames, (unsigned long long)tps.rx_frames,
+			(unsigned long long)t->rx_gso, (unsigned long long)t->rx_csum_partial,
+			t->frame_max_seen);
+	}
 	free(r);
 	return code;
 }
@@ -829,6 +875,8 @@ int main(int argc, char **argv)
 			o.reset = true;
 		} else if (strcmp(a, "--nodelay") == 0) {
 			o.nodelay = true;
+		} else if (strcmp(a, "--offload") == 0) {
+			o.tap.offload = true;
 		} else if (strncmp(a, "--", 2) != 0) {
 			fprintf(stderr, "%s: unexpected argument '%s' (try --help)\n", prog, a);
 			return EXIT_USAGE;
@@ -904,13 +952,19 @@ int main(int argc, char **argv)
 	t.dev.priv = &t;
 	memcpy(t.dev.mac, t.tapdev->mac, KW_ETH_ALEN);
 	t.dev.mtu = t.tapdev->mtu;
+	t.dev.flags = t.tapdev->flags;
 	t.stack = kw_stack_create(&o.cfg, &t.dev);
 	if (t.stack == NULL) {
 		fprintf(stderr, "%s: cannot create the stack (bad address/gateway, or no memory)\n", prog);
 		kw_tap_close(t.tap);
 		return EXIT_SETUP;
 	}
-	t.loop = kw_loop_create_fd(t.stack, kw_tap_fd(t.tap), read_frame, &t, kw_tap_frame_max(t.tap));
+	if (kw_tap_offload(t.tap))
+		t.loop = kw_loop_create_fd_meta(t.stack, kw_tap_fd(t.tap), read_frame_meta, &t,
+						kw_tap_frame_max(t.tap));
+	else
+		t.loop = kw_loop_create_fd(t.stack, kw_tap_fd(t.tap), read_frame, &t,
+					   kw_tap_frame_max(t.tap));
 	if (t.loop == NULL) {
 		fprintf(stderr, "%s: out of memory\n", prog);
 		kw_stack_destroy(t.stack);
@@ -925,8 +979,9 @@ int main(int argc, char **argv)
 
 	{
 		const uint8_t *m = t.dev.mac;
-		fprintf(stderr, "ready tap=%s mac=%02x:%02x:%02x:%02x:%02x:%02x mtu=%u\n",
-			kw_tap_name(t.tap), m[0], m[1], m[2], m[3], m[4], m[5], t.dev.mtu);
+		fprintf(stderr, "ready tap=%s mac=%02x:%02x:%02x:%02x:%02x:%02x mtu=%u%s\n",
+			kw_tap_name(t.tap), m[0], m[1], m[2], m[3], m[4], m[5], t.dev.mtu,
+			kw_tap_offload(t.tap) ? " offload=on" : "");
 	}
 	kw_stack_announce(t.stack, kw_loop_now());
 	code = run(&t, &o);

@@ -17,7 +17,7 @@ static int wire_transmit(struct kw_netdev *dev, const void *frame, size_t len)
 	(void)dev;
 	return write(wire[0], frame, len) == (ssize_t)len ? 0 : -EIO;
 }
-static const struct kw_netdev_ops wire_ops = { wire_transmit };
+static const struct kw_netdev_ops wire_ops = { .transmit = wire_transmit };
 
 static ssize_t wire_read(void *ctx, void *buf, size_t cap)
 {
@@ -51,7 +51,7 @@ static void on_fd(void *ctx, int fd, short revents, uint64_t now)
 int main(void)
 {
 	struct kw_stack_config cfg = { OUR_IP, 24, 0, 3 };
-	struct kw_netdev dev = { &wire_ops, NULL, { 0 }, 1500 };
+	struct kw_netdev dev = { .ops = &wire_ops, .mtu = 1500 };
 	struct extra ex = { 0 };
 	struct kw_stack *s;
 	struct kw_loop *loop;
