@@ -16,10 +16,15 @@
 #                  (MTU 1500) between two namespaces, to the same sink
 #   (3)  tapwrite: the raw TAP ceiling: one thread writing 1514-byte frames
 #                  into the TAP device, one write() per frame
-#   (4)  stack-ping, (4o) with offloads, (5) kernel-ping over veth:
-#                  request/response latency, 1-byte requests and answers
-#                  to a kernel echo server, many round trips; p50/p90/p99
-# Throughput of (1), (1o) and (2) is measured by the sink: TCP payload
+#   (1d) direct:   direct mode end to end: the plain-socket sender of (2),
+#                  unmodified, under libkeepwire.so with KEEPWIRE_MODE=direct
+#                  on the TAP device (socketpair -> engine thread -> stack
+#                  with offloads), to the same sink as (1)
+#   (4)  stack-ping, (4o) with offloads, (4d) direct mode, (5) kernel-ping
+#                  over veth: request/response latency, 1-byte requests and
+#                  answers to a kernel echo server, many round trips;
+#                  p50/p90/p99
+# Throughput of (1), (1o), (1d) and (2) is measured by the sink: TCP payload
 # bytes from accept() to EOF. Optionally (KW_DIRECT_PROFILE) extra stack
 # transfers are counted with perf: system calls per data frame, and a
 # cpu-clock profile of where the time goes, without and with offloads.
@@ -170,6 +175,22 @@ run_stack() {
 	{ printf '%s ' "$2"; sed -n 's/^stack //p' "$tmp/stack.out" | tr '\n' ' '; echo; } \
 		>>"$tmp/stack.log"
 }
+# (1d) direct mode: the same plain-socket sender as (2), unmodified, under
+# libkeepwire.so with KEEPWIRE_MODE=direct: its socket is a socketpair end,
+# keepwire's engine thread moves the bytes into the stack (offloads on).
+direct_env="LD_PRELOAD=$builddir/.libs/libkeepwire.so KEEPWIRE_MODE=direct
+	KEEPWIRE_TAP=$TAPDEV KEEPWIRE_ADDRESS=$TAP_STACK/24 KEEPWIRE_STRICT=1"
+run_direct() {
+	# shellcheck disable=SC2086
+	ip netns exec "$NS_TAP" env $direct_env "$bench" kernel --peer "$TAP_KERNEL" --port "$port" \
+		--mib "$mib" >"$tmp/direct.out" 2>"$tmp/direct.err" ||
+		die "direct-mode run failed: $(cat "$tmp/direct.err")"
+	n_tap=$((n_tap + 1))
+	wait_lines "$tmp/sink-tap.out" '^sink bytes=' "$n_tap" || die "no result from the TAP sink"
+	line=$(grep '^sink bytes=' "$tmp/sink-tap.out" | tail -n 1)
+	check_bytes "$line"
+	echo "$1 direct $(val gbps "$line")" >>"$tmp/data"
+}
 run_kernel() {
 	ip netns exec "$NS_A" "$bench" kernel --peer "$VETH_B" --port "$port" --mib "$mib" \
 		>"$tmp/kernel.out" 2>"$tmp/kernel.err" ||
@@ -191,6 +212,10 @@ run_tapwrite() {
 run_ping() {
 	# $1: round, $2: label (lat_stack, lat_offload, lat_kernel)
 	case $2 in
+	lat_direct)
+		# shellcheck disable=SC2086
+		ip netns exec "$NS_TAP" env $direct_env "$bench" kernel-ping --peer "$TAP_KERNEL" \
+			--port "$echo_port" --count "$pings" >"$tmp/ping.out" 2>"$tmp/ping.err" ;;
 	lat_kernel)
 		ip netns exec "$NS_A" "$bench" kernel-ping --peer "$VETH_B" --port "$echo_port" \
 			--count "$pings" >"$tmp/ping.out" 2>"$tmp/ping.err" ;;
@@ -209,9 +234,9 @@ run_ping() {
 run_pings() {
 	# $1: round; the three latency runs in a rotating order
 	case $(($1 % 3)) in
-	1) run_ping "$1" lat_stack; run_ping "$1" lat_offload; run_ping "$1" lat_kernel ;;
-	2) run_ping "$1" lat_offload; run_ping "$1" lat_kernel; run_ping "$1" lat_stack ;;
-	0) run_ping "$1" lat_kernel; run_ping "$1" lat_stack; run_ping "$1" lat_offload ;;
+	1) run_ping "$1" lat_stack; run_ping "$1" lat_offload; run_ping "$1" lat_kernel; run_ping "$1" lat_direct ;;
+	2) run_ping "$1" lat_offload; run_ping "$1" lat_direct; run_ping "$1" lat_kernel; run_ping "$1" lat_stack ;;
+	0) run_ping "$1" lat_direct; run_ping "$1" lat_kernel; run_ping "$1" lat_stack; run_ping "$1" lat_offload ;;
 	esac
 }
 val() {
@@ -231,14 +256,15 @@ started=$(date +%s)
 run_stack 0 warmup
 run_stack 0 warmup-offload 1
 run_kernel 0
+run_direct 0
 run_pings 0
 r=1
 while [ $r -le "$rounds" ]; do
 	case $((r % 4)) in
-	1) run_stack $r stack; run_stack $r offload 1; run_kernel $r; run_tapwrite $r ;;
-	2) run_stack $r offload 1; run_kernel $r; run_tapwrite $r; run_stack $r stack ;;
-	3) run_kernel $r; run_tapwrite $r; run_stack $r stack; run_stack $r offload 1 ;;
-	0) run_tapwrite $r; run_stack $r stack; run_stack $r offload 1; run_kernel $r ;;
+	1) run_stack $r stack; run_stack $r offload 1; run_direct $r; run_kernel $r; run_tapwrite $r ;;
+	2) run_stack $r offload 1; run_direct $r; run_kernel $r; run_tapwrite $r; run_stack $r stack ;;
+	3) run_kernel $r; run_tapwrite $r; run_stack $r stack; run_stack $r offload 1; run_direct $r ;;
+	0) run_direct $r; run_tapwrite $r; run_stack $r stack; run_stack $r offload 1; run_kernel $r ;;
 	esac
 	run_pings $r
 	echo "bench/direct.sh: round $r of $rounds done" >&2
@@ -376,6 +402,7 @@ rev=$(git -C "$srcdir" describe --always --dirty 2>/dev/null || echo unknown)
 		printf "%-50s %7s   %15s   %15s\n", "Gbit/s, over rounds", "median", "quartiles", "min     max"
 		row("(1)  keepwire stack -> kernel, TAP, MTU 1500", "stack", "", "%7.3f")
 		row("(1o) the same with TAP offloads (vnet hdr, TSO)", "offload", "", "%7.3f")
+		row("(1d) direct mode: unmodified sender, keepwire", "direct", "", "%7.3f")
 		row("(2)  kernel -> kernel, veth, MTU 1500", "kernel", "", "%7.3f")
 		row("(3)  raw TAP write(), 1514-byte frames", "tapwrite", "", "%7.3f")
 		print ""
@@ -385,6 +412,8 @@ rev=$(git -C "$srcdir" describe --always --dirty 2>/dev/null || echo unknown)
 		row("(1o)/(2) stack with offloads / kernel", "offload", "kernel", "%7.3f")
 		stats("offload", "kernel"); r1o = S_med
 		row("(1o)/(1) offloads / none", "offload", "stack", "%7.3f")
+		row("(1d)/(2) direct mode / kernel", "direct", "kernel", "%7.3f")
+		stats("direct", "kernel"); r1d = S_med
 		row("(1)/(3)  stack / raw TAP ceiling", "stack", "tapwrite", "%7.3f")
 		row("(3) raw TAP, frames/s (thousands)", "tapk", "", "%7.0f")
 		print ""
@@ -392,6 +421,7 @@ rev=$(git -C "$srcdir" describe --always --dirty 2>/dev/null || echo unknown)
 			"p50", "p90", "p99"
 		lrow("(4)  keepwire stack <-> kernel, TAP", "lat_stack")
 		lrow("(4o) the same with TAP offloads", "lat_offload")
+		lrow("(4d) direct mode: unmodified client, keepwire", "lat_direct")
 		lrow("(5)  kernel <-> kernel, veth", "lat_kernel")
 		print ""
 		printf "%-50s %7s   %15s   %15s\n", "per round, then median", "median", "quartiles", "min     max"
@@ -401,6 +431,9 @@ rev=$(git -C "$srcdir" describe --always --dirty 2>/dev/null || echo unknown)
 		row("(4o)/(5) stack with offloads / kernel, p50", "lat_offload_p50", "lat_kernel_p50", "%7.2f")
 		stats("lat_offload_p50", "lat_kernel_p50"); l4o = S_med
 		row("(4o)/(5) stack with offloads / kernel, p99", "lat_offload_p99", "lat_kernel_p99", "%7.2f")
+		row("(4d)/(5) direct mode / kernel, p50", "lat_direct_p50", "lat_kernel_p50", "%7.2f")
+		stats("lat_direct_p50", "lat_kernel_p50"); l4d = S_med
+		row("(4d)/(5) direct mode / kernel, p99", "lat_direct_p99", "lat_kernel_p99", "%7.2f")
 		print ""
 		stats("stack", ""); s = S_med
 		printf "target: (1) >= 1 Gbit/s: %s (median %.3f)\n", (s >= 1 ? "met" : "MISSED"), s
@@ -408,9 +441,13 @@ rev=$(git -C "$srcdir" describe --always --dirty 2>/dev/null || echo unknown)
 			(r1o >= 0.4 ? "met" : "MISSED"), r1o, r1
 		printf "target: p50 latency within 2x of the kernel'"'"'s: %s (median ratio %.2f; with offloads %.2f)\n", \
 			(l4 <= 2 && l4o <= 2 ? "met" : "MISSED"), l4, l4o
-		tbar("stack", "stack"); tbar("stack + offloads", "offload")
+		printf "target: direct mode (1d) >= 40%% of (2): %s (median ratio %.3f)\n", \
+			(r1d >= 0.4 ? "met" : "MISSED"), r1d
+		printf "target: direct mode p50 latency within 2x of the kernel'"'"'s: %s (median ratio %.2f)\n", \
+			(l4d <= 2 ? "met" : "MISSED"), l4d
+		tbar("stack", "stack"); tbar("stack + offloads", "offload"); tbar("direct mode", "direct")
 		tbar("kernel over veth", "kernel"); tbar("raw TAP write()", "tapwrite")
-		lbar("stack", "lat_stack"); lbar("stack + offloads", "lat_offload")
+		lbar("stack", "lat_stack"); lbar("stack + offloads", "lat_offload"); lbar("direct mode", "lat_direct")
 		lbar("kernel over veth", "lat_kernel")
 	}' "$tmp/data" "$(awk '$2 == "tapfps" { print $1, "tapk", $3 / 1000 }' "$tmp/data" >"$tmp/data2"; echo "$tmp/data2")"
 	echo

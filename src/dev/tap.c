@@ -221,6 +221,11 @@ struct kw_tap *kw_tap_open(const struct kw_tap_options *opt, char *err, size_t e
 			return NULL;
 		}
 		tap->dev.flags = KW_NETDEV_TX_CSUM | KW_NETDEV_TX_TSO4 | KW_NETDEV_RX_META;
+	} else {
+		/* A previous owner that died without kw_tap_close() (killed,
+		 * or a process that simply exited) may have left them on: the
+		 * kernel would hand us large frames with partial checksums. */
+		ioctl(fd, TUNSETOFFLOAD, 0UL);
 	}
 	if (opt && opt->mac)
 		memcpy(tap->dev.mac, opt->mac, KW_ETH_ALEN);

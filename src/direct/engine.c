@@ -33,6 +33,11 @@
 
 static struct kw_engine *engine;    /* the engine this process runs, if any */
 
+/* How long the engine keeps looking for work after its last event before
+ * it sleeps in epoll_wait. */
+#define KW_ENGINE_SPIN_NS (50 * KW_NS_PER_US)
+#define KW_NS_PER_US UINT64_C(1000)
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -321,7 +326,8 @@ static void read_requests(struct kw_engine *E)
 static void read_frames(struct kw_engine *E)
 {
 	for (int n = 0; n < 64; n++) {
-		ssize_t len = kw_tap_read(E->tap, E->frame, sizeof(E->frame));
+		struct kw_netdev_rx_meta meta;
+		ssize_t len = kw_tap_read_meta(E->tap, E->frame, E->frame_cap, &meta);
 
 		if (len <= 0) {
 			if (len < 0 && len != -EAGAIN && len != -EINTR) {
@@ -330,7 +336,7 @@ static void read_frames(struct kw_engine *E)
 			}
 			return;
 		}
-		kw_stack_input(E->stack, E->frame, (size_t)len, E->now);
+		kw_stack_input_meta(E->stack, E->frame, (size_t)len, &meta, E->now);
 	}
 }
 
@@ -350,6 +356,7 @@ static void *engine_main(void *arg)
 {
 	struct kw_engine *E = arg;
 	struct epoll_event ev[64];
+	uint64_t busy_until = 0;
 
 	pthread_mutex_lock(&E->lock);
 	for (;;) {
@@ -361,8 +368,18 @@ static void *engine_main(void *arg)
 		kw_bridge_run_dirty(E);
 		deadline = kw_stack_next_deadline(E->stack);
 		pthread_mutex_unlock(&E->lock);
-		n = epoll_wait(E->epfd, ev, 64, wait_ms(deadline, now_ns()));
+		n = epoll_wait(E->epfd, ev, 64, 0);
+		/* Right after work, spin briefly before sleeping: in a
+		 * request/response exchange the answer is usually a few tens of
+		 * microseconds away, and waking a sleeping thread costs about as
+		 * much again (docs/BENCHMARKS.md, "Direct stack"). */
+		while (n == 0 && busy_until > now_ns())
+			n = epoll_wait(E->epfd, ev, 64, 0);
+		if (n == 0)
+			n = epoll_wait(E->epfd, ev, 64, wait_ms(deadline, now_ns()));
 		pthread_mutex_lock(&E->lock);
+		if (n > 0)
+			busy_until = now_ns() + KW_ENGINE_SPIN_NS;
 		E->now = now_ns();
 		for (int i = 0; i < n; i++) {
 			uint64_t id = ev[i].data.u64;
@@ -430,6 +447,12 @@ void kw_engine_drain(uint64_t timeout_ns)
 			break;
 		nanosleep(&ts, NULL);
 	}
+	/* The device's offload flags outlive its descriptor: give it back as
+	 * found. The lock stays taken: the engine thread must not touch the
+	 * device again in the moments before the process ends. */
+	pthread_mutex_lock(&E->lock);
+	kw_tap_close(E->tap);
+	E->tap = NULL;
 }
 
 /* ---- fork -------------------------------------------------------------- */
@@ -481,6 +504,9 @@ static void tap_options(const struct kw_config *cfg, struct kw_tap_options *o)
 	o->must_exist = true;
 	o->mac = cfg->has_mac ? cfg->mac : NULL;
 	o->mtu = cfg->has_mtu ? (uint16_t)cfg->mtu : 0;
+	/* Checksum and segmentation offload: the stack hands the kernel TCP
+	 * segments of up to 64 KiB (docs/BENCHMARKS.md, "Direct stack"). */
+	o->offload = true;
 }
 
 /* Without attaching (another process of the same program may hold the
@@ -569,6 +595,12 @@ int kw_engine_start(const struct kw_config *cfg, struct kw_engine_link *out,
 	E->tap = kw_tap_open(&o, err, errlen);
 	if (E->tap == NULL)
 		goto fail;
+	E->frame_cap = kw_tap_frame_max(E->tap);
+	E->frame = malloc(E->frame_cap);
+	if (E->frame == NULL) {
+		snprintf(err, errlen, "out of memory starting the stack");
+		goto fail;
+	}
 	E->shared = mmap(NULL, sizeof(*E->shared), PROT_READ | PROT_WRITE,
 			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (E->shared == MAP_FAILED) {
@@ -641,6 +673,7 @@ fail:
 		munmap(E->shared, sizeof(*E->shared));
 	if (E->tap != NULL)
 		kw_tap_close(E->tap);
+	free(E->frame);
 	free(E);
 	return -1;
 }

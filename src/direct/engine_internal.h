@@ -52,7 +52,8 @@ struct kw_engine {
 	struct kw_conn *dirty_head;
 	uint64_t now;
 	uint8_t scratch[64 * 1024];
-	uint8_t frame[16 * 1024];
+	uint8_t *frame;               /* kw_tap_frame_max() bytes */
+	size_t frame_cap;
 };
 
 /* epoll user data for the two fds that are not connections. */

@@ -131,7 +131,7 @@ int main(void)
 	struct kw_tap *tap;
 	char err[256];
 	ssize_t n;
-	int s1, s2, s3, pfd;
+	int s1, s2, s3, s4, pfd;
 
 	if (geteuid() != 0)
 		tap_skip_all("needs root");
@@ -139,7 +139,7 @@ int main(void)
 		tap_skip_all("/dev/net/tun is missing");
 	if (unshare(CLONE_NEWNET) != 0)
 		tap_skip_all("cannot make a network namespace");
-	tap_plan(14);
+	tap_plan(16);
 
 	/* A persistent device, so that what one fd leaves behind shows on
 	 * the next: made here, persistent until the namespace goes. */
@@ -200,9 +200,29 @@ int main(void)
 	tap_ok(n < 0 || (!m.csum_partial && !m.csum_valid),
 	       "... and kw_tap_read_meta on a plain device reports nothing");
 
+	/* An owner with offloads that ends without kw_tap_close() (killed,
+	 * or exiting) leaves them on the device; the next plain open must
+	 * turn them off, or it would read partial checksums it cannot tell. */
+	kw_tap_close(tap);
+	o.offload = true;
+	tap = kw_tap_open(&o, err, sizeof(err));
+	tap_ok(tap != NULL, "an owner with offloads attaches, then dies without kw_tap_close");
+	if (tap == NULL)
+		return 1;
+	close(kw_tap_fd(tap));           /* its fd goes, its flags stay */
+	o.offload = false;
+	tap = kw_tap_open(&o, err, sizeof(err));
+	if (tap == NULL)
+		return 1;
+	s4 = kernel_connect(7004);
+	n = read_syn(tap, 7004, false, NULL);
+	tap_ok(n > 0 && tcp_csum_valid(frame, (size_t)n),
+	       "the next plain open gets full checksums: kw_tap_open turned the leftovers off");
+
 	close(s1);
 	close(s2);
 	close(s3);
+	close(s4);
 	pfd = kw_tap_fd(tap);
 	ioctl(pfd, TUNSETPERSIST, 0);
 	kw_tap_close(tap);
