@@ -16,6 +16,7 @@
  *                                 program's read/SO_ERROR hooks report it */
 #include "config.h"
 #include "direct/engine_internal.h"
+#include "direct/fdpass.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -388,25 +389,8 @@ static bool hand_over(struct kw_engine *E, struct kw_conn *l, struct kw_conn *n)
 		.slot = n->slot,
 		.gen = atomic_load(&slot_of(E, n)->gen),
 	};
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} u;
-	struct iovec iov = { &msg, sizeof(msg) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-			     .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *cm;
-	ssize_t r;
+	ssize_t r = kw_fd_send(l->fd, &msg, sizeof(msg), &n->prog_fd, 1, MSG_DONTWAIT);
 
-	memset(&u, 0, sizeof(u));
-	cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &n->prog_fd, sizeof(int));
-	do
-		r = sendmsg(l->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-	while (r < 0 && errno == EINTR);
 	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return false;
 	if (r < 0) {

@@ -7,6 +7,7 @@
 #include "config.h"
 #include "direct/engine.h"
 #include "direct/engine_internal.h"
+#include "direct/fdpass.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -284,35 +285,15 @@ static void read_requests(struct kw_engine *E)
 {
 	for (int n = 0; n < 64; n++) {
 		struct kw_direct_request rq;
-		union {
-			struct cmsghdr h;
-			char buf[CMSG_SPACE(2 * sizeof(int))];
-		} u;
-		struct iovec iov = { &rq, sizeof(rq) };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-				     .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
-		struct cmsghdr *cm;
-		int fds[2], nfds = 0;
-		ssize_t r = recvmsg(E->ctl_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		int fds[KW_FDPASS_MAX], nfds;
+		ssize_t r = kw_fd_recv(E->ctl_fd, &rq, sizeof(rq), fds, KW_FDPASS_MAX, &nfds,
+				       MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 
-		if (r < 0 && errno == EINTR)
+		if (r < 0 && (errno == EINTR || errno == EPROTO))
 			continue;
 		if (r <= 0)
 			return;
-		for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
-			if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-				continue;
-			size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			for (size_t i = 0; i < k; i++) {
-				int fd;
-				memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-				if (nfds < 2)
-					fds[nfds++] = fd;
-				else
-					close(fd);
-			}
-		}
-		if ((size_t)r != sizeof(rq) || (mh.msg_flags & MSG_CTRUNC)) {
+		if ((size_t)r != sizeof(rq)) {
 			for (int i = 0; i < nfds; i++)
 				close(fds[i]);
 			continue;

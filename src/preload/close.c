@@ -76,14 +76,4 @@ KW_EXPORT int fcntl(int fd, int cmd, ...)
 	return kw_fcntl(fd, cmd, arg);
 }
 
-KW_EXPORT int fcntl64(int fd, int cmd, ...)
-{
-	va_list ap;
-	void *arg;
-
-	va_start(ap, cmd);
-	arg = va_arg(ap, void *);
-	va_end(ap);
-	kw_init_once();
-	return kw_fcntl(fd, cmd, arg);
-}
+KW_EXPORT int fcntl64(int fd, int cmd, ...) __attribute__((alias("fcntl")));

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "preload/direct.h"
 #include "direct/engine.h"
+#include "direct/fdpass.h"
 #include "core/keepalive.h"
 
 #include <errno.h>
@@ -171,29 +172,8 @@ static bool engine_gone(void)
 
 static int send_request(const struct kw_direct_request *rq, const int *fds, int nfds)
 {
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(2 * sizeof(int))];
-	} u;
-	struct iovec iov = { (void *)rq, sizeof(*rq) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	ssize_t r;
+	ssize_t r = kw_fd_send(kw_dc.ctl_fd, rq, sizeof(*rq), fds, nfds, 0);
 
-	if (nfds > 0) {
-		struct cmsghdr *cm;
-
-		memset(&u, 0, sizeof(u));
-		mh.msg_control = u.buf;
-		mh.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
-		memcpy(CMSG_DATA(cm), fds, (size_t)nfds * sizeof(int));
-	}
-	do
-		r = sendmsg(kw_dc.ctl_fd, &mh, MSG_NOSIGNAL);
-	while (r < 0 && errno == EINTR);
 	return r == (ssize_t)sizeof(*rq) ? 0 : -ENETDOWN;
 }
 

@@ -16,6 +16,7 @@
  * handshake ends, which is exactly when the kernel would report POLLOUT. */
 #include "config.h"
 #include "preload/direct.h"
+#include "direct/fdpass.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -331,17 +332,9 @@ bool kw_direct_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags, 
 {
 	struct kw_slot *s = kw_direct_slot(kw_direct_ref(fd)), *ns;
 	struct kw_direct_accepted msg;
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} u;
-	struct iovec iov = { &msg, sizeof(msg) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-			     .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *cm;
 	uint32_t ref;
 	ssize_t r;
-	int nfd = -1;
+	int nfd = -1, n;
 
 	if (s == NULL)
 		return false;
@@ -349,16 +342,15 @@ bool kw_direct_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags, 
 		return fail(ret, EINVAL);
 	if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
 		return fail(ret, EINVAL);
-	r = recvmsg(fd, &mh, (flags & SOCK_CLOEXEC) ? MSG_CMSG_CLOEXEC : 0);
-	if (r < 0) {
+	/* Blocking or not as the listener is, as accept() would be. */
+	r = kw_fd_recv(fd, &msg, sizeof(msg), &nfd, 1, &n,
+		       (flags & SOCK_CLOEXEC) ? MSG_CMSG_CLOEXEC : 0);
+	if (r < 0 && errno != EPROTO) {
 		*ret = -1;
 		return true;
 	}
-	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm))
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
-			memcpy(&nfd, CMSG_DATA(cm), sizeof(int));
-	if (r != (ssize_t)sizeof(msg) || nfd < 0) {
-		if (nfd >= 0)
+	if (r != (ssize_t)sizeof(msg) || n != 1) {
+		if (n == 1)
 			kw_libc.close(nfd);
 		return fail(ret, ECONNABORTED);
 	}
