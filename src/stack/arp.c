@@ -155,6 +155,26 @@ static void queue_release(struct kw_stack *stack, const struct kw_arp_entry *e)
 
 /* ---- cache --------------------------------------------------------------- */
 
+/* Nobody answered for ip: TCP segments that waited for it tell TCP the
+ * host is unreachable, as Linux turns a failed neighbour into
+ * EHOSTUNREACH for a connection still opening (an established one keeps
+ * retrying). The queue itself is dropped by entry_free. */
+static void fail_waiting(struct kw_stack *stack, uint32_t ip, uint64_t now_ns)
+{
+	for (unsigned i = 0; i < stack->arp.nqueued; i++) {
+		const struct kw_arp_queued *q = &stack->arp.queue[i];
+		size_t hlen;
+
+		if (q->next_hop != ip || q->len < KW_IP_HLEN)
+			continue;
+		hlen = (size_t)(q->pkt[0] & 0x0f) * 4;
+		if (q->pkt[9] != KW_IPPROTO_TCP || hlen < KW_IP_HLEN || q->len < hlen + 8)
+			continue;
+		stack->tcp_ops->icmp_unreachable(stack->tcp, kw_get32(q->pkt + 12), kw_get32(q->pkt + 16),
+						 q->pkt + hlen, q->len - hlen, 1, now_ns);
+	}
+}
+
 static void entry_free(struct kw_stack *stack, struct kw_arp_entry *e)
 {
 	if (e->state == KW_ARP_INCOMPLETE)
@@ -319,6 +339,7 @@ void kw_arp_poll(struct kw_stack *stack, uint64_t now_ns)
 			entry_free(stack, e);          /* expired */
 		} else if (e->requests >= KW_ARP_MAX_REQUESTS) {
 			stack->x.arp_failed++;         /* nobody answered: give up */
+			fail_waiting(stack, e->ip, now_ns);
 			entry_free(stack, e);
 		} else {
 			send_request(stack, e, now_ns);

@@ -19,6 +19,47 @@ static const struct kw_stack_tcp_ops real_tcp_ops = {
 	.input_csum_ok = kw_tcp_input_csum_ok,
 };
 
+/* A connection to our own address (a program talking to its own
+ * listener): its segments go round through a queue that kw_stack_poll
+ * delivers, never from inside the call that sent them. */
+static void loopback(struct kw_stack *stack, const void *segment, size_t len, bool csum_ok)
+{
+	struct kw_loopback_seg *seg = malloc(sizeof(*seg) + len);
+
+	if (seg == NULL) {
+		stack->x.ip_no_route++;         /* lost, as a full queue loses it */
+		return;
+	}
+	seg->next = NULL;
+	seg->len = len;
+	seg->csum_ok = csum_ok;
+	memcpy(seg->data, segment, len);
+	if (stack->lo_tail)
+		stack->lo_tail->next = seg;
+	else
+		stack->lo_head = seg;
+	stack->lo_tail = seg;
+}
+
+static void loopback_deliver(struct kw_stack *stack, uint64_t now_ns)
+{
+	struct kw_loopback_seg *seg = stack->lo_head;
+	uint32_t a = stack->cfg.addr;
+
+	/* Only what is queued now: answers wait for the next poll. */
+	stack->lo_head = stack->lo_tail = NULL;
+	while (seg != NULL) {
+		struct kw_loopback_seg *next = seg->next;
+
+		if (seg->csum_ok && stack->tcp_ops->input_csum_ok)
+			stack->tcp_ops->input_csum_ok(stack->tcp, a, a, seg->data, seg->len, now_ns);
+		else
+			stack->tcp_ops->input(stack->tcp, a, a, seg->data, seg->len, now_ns);
+		free(seg);
+		seg = next;
+	}
+}
+
 static void tcp_ip_output(void *ctx, uint32_t src, uint32_t dst, const void *segment,
 			  size_t len, uint64_t now_ns)
 {
@@ -29,7 +70,20 @@ static void tcp_ip_output(void *ctx, uint32_t src, uint32_t dst, const void *seg
 		stack->x.ip_no_route++;
 		return;
 	}
+	if (dst == stack->cfg.addr) {
+		loopback(stack, segment, len, false);
+		return;
+	}
 	kw_ipv4_output(stack, dst, KW_IPPROTO_TCP, segment, len, now_ns);
+}
+
+/* Whether a connection to dst can be tried at all (else ENETUNREACH at
+ * connect, as Linux says at once for a destination without a route). */
+static bool tcp_reachable(void *ctx, uint32_t dst)
+{
+	struct kw_stack *stack = ctx;
+
+	return dst == stack->cfg.addr || kw_ipv4_next_hop(stack, dst) != 0;
 }
 
 static void tcp_ip_output_offload(void *ctx, uint32_t src, uint32_t dst, const void *segment,
@@ -39,6 +93,10 @@ static void tcp_ip_output_offload(void *ctx, uint32_t src, uint32_t dst, const v
 
 	if (src != stack->cfg.addr) {
 		stack->x.ip_no_route++;
+		return;
+	}
+	if (dst == stack->cfg.addr) {
+		loopback(stack, segment, len, true);
 		return;
 	}
 	kw_ipv4_output_tcp_offload(stack, dst, segment, len, gso_size, now_ns);
@@ -127,6 +185,7 @@ struct kw_stack *kw_stack_create_with_ops(const struct kw_stack_config *cfg,
 	env = (struct kw_tcp_env){
 		.ctx = stack,
 		.ip_output = tcp_ip_output,
+		.reachable = tcp_reachable,
 		.local_addr = cfg->addr,
 		.mss = (uint16_t)(dev->mtu - 40),
 		.seed = cfg->seed,
@@ -158,6 +217,11 @@ void kw_stack_destroy(struct kw_stack *stack)
 	if (stack == NULL)
 		return;
 	stack->tcp_ops->destroy(stack->tcp);
+	while (stack->lo_head != NULL) {
+		struct kw_loopback_seg *next = stack->lo_head->next;
+		free(stack->lo_head);
+		stack->lo_head = next;
+	}
 	kw_arp_clear(stack);
 	free(stack->txbuf);
 	free(stack);
@@ -184,11 +248,14 @@ uint64_t kw_stack_next_deadline(const struct kw_stack *stack)
 	uint64_t arp = kw_arp_next_deadline(stack);
 	uint64_t tcp = stack->tcp_ops->next_deadline(stack->tcp);
 
+	if (stack->lo_head != NULL)
+		return 0;                       /* looped-back segments wait */
 	return arp < tcp ? arp : tcp;
 }
 
 uint64_t kw_stack_poll(struct kw_stack *stack, uint64_t now_ns)
 {
+	loopback_deliver(stack, now_ns);
 	kw_arp_poll(stack, now_ns);
 	stack->tcp_ops->poll(stack->tcp, now_ns);
 	return kw_stack_next_deadline(stack);

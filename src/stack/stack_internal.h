@@ -214,6 +214,13 @@ int kw_icmp_send_unreachable(struct kw_stack *stack, int code, const struct kw_i
 
 /* The calls the stack makes into its TCP layer: normally the real ones of
  * stack/tcp.h; unit tests put a recording fake in their place. */
+struct kw_loopback_seg {
+	struct kw_loopback_seg *next;
+	size_t len;
+	bool csum_ok;                    /* checksum left partial (offload path) */
+	uint8_t data[];
+};
+
 struct kw_stack_tcp_ops {
 	struct kw_tcp_layer *(*create)(const struct kw_tcp_env *env);
 	void (*destroy)(struct kw_tcp_layer *layer);
@@ -244,6 +251,8 @@ struct kw_stack {
 	struct kw_netdev *dev;
 	const struct kw_stack_tcp_ops *tcp_ops;
 	struct kw_tcp_layer *tcp;
+	/* Segments TCP sent to our own address, delivered at the next poll. */
+	struct kw_loopback_seg *lo_head, *lo_tail;
 	void (*notify)(void *ctx, struct kw_tcp *sock);
 	void *notify_ctx;
 	uint16_t ip_id;                  /* next IP identification */

@@ -57,6 +57,9 @@ struct kw_tcp_env {
 	 * (the stack's frame buffer, behind the room for Ethernet and IP).
 	 * NULL, or too small for a segment: the layer's own buffer. */
 	uint8_t *(*tx_buffer)(void *ctx, size_t *cap);
+	/* Whether dst has a route (optional): kw_tcp_connect fails with
+	 * -ENETUNREACH at once when it has none. */
+	bool (*reachable)(void *ctx, uint32_t dst);
 };
 
 struct kw_tcp_layer *kw_tcp_layer_create(const struct kw_tcp_env *env);

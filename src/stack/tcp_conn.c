@@ -726,6 +726,8 @@ int kw_tcp_connect(struct kw_tcp *c, uint32_t addr, uint16_t port, uint64_t now_
 		return c->fatal ? -c->fatal : -EISCONN;
 	if (port == 0 || addr == 0)
 		return -EINVAL;
+	if (L->env.reachable != NULL && !L->env.reachable(L->env.ctx, addr))
+		return -ENETUNREACH;
 	enter(L);
 	c->laddr = L->env.local_addr;
 	c->raddr = addr;

@@ -366,6 +366,48 @@ static void test_refused(void)
 	close(fd);
 }
 
+static void test_unreachable(void)
+{
+	struct sockaddr_in nowhere = sin_of(stack_addr, 0);
+	double t0;
+	int fd;
+
+	errno = 0;
+	fd = tcp_connect("192.0.2.1", 80);
+	tap_ok(fd == -1 && errno == ENETUNREACH,
+	       "connect off-link without a gateway: ENETUNREACH at once");
+	nowhere.sin_addr.s_addr = htonl((ntohl(nowhere.sin_addr.s_addr) & ~0xffu) | 98u);
+	t0 = now_s();
+	errno = 0;
+	fd = tcp_connect(inet_ntoa(nowhere.sin_addr), 9);
+	tap_ok(fd == -1 && errno == EHOSTUNREACH,
+	       "connect to an on-link address nobody answers ARP for: EHOSTUNREACH");
+	tap_diag("after %.2f s (3 ARP requests, 1 s apart)", now_s() - t0);
+}
+
+/* A program connecting to its own listener on the stack's address. */
+static void test_self_connect(void)
+{
+	struct sockaddr_in at = sin_of(stack_addr, 0);
+	socklen_t len = sizeof(at);
+	int l = socket(AF_INET, SOCK_STREAM, 0), c, a;
+	char buf[8];
+
+	bind(l, (struct sockaddr *)&at, sizeof(at));
+	listen(l, 1);
+	getsockname(l, (struct sockaddr *)&at, &len);
+	c = tcp_connect(stack_addr, ntohs(at.sin_port));
+	a = accept(l, NULL, NULL);
+	tap_ok(c >= 0 && a >= 0, "connect to our own listener on the stack's address");
+	tap_ok(write(c, "self", 4) == 4 && read_all(a, buf, 4, 5) == 4 && memcmp(buf, "self", 4) == 0 &&
+	       write(a, "back", 4) == 4 && read_all(c, buf, 4, 5) == 4 && memcmp(buf, "back", 4) == 0,
+	       "... data both ways");
+	close(c);
+	tap_is_u64(read_all(a, buf, sizeof(buf), 5), 0, "... and EOF after close");
+	close(a);
+	close(l);
+}
+
 static void test_reset_and_eof(void)
 {
 	struct server *r = server_start(RESET, 1), *h = server_start(HELLO_CLOSE, 1);
@@ -751,6 +793,8 @@ int main(int argc, char **argv)
 	test_blocking_connect();
 	test_nonblocking_connect();
 	test_refused();
+	test_unreachable();
+	test_self_connect();
 	test_reset_and_eof();
 	test_half_close();
 	test_poll_select_epoll();
