@@ -31,6 +31,10 @@ size_t ring_write(struct ring *r, const void *p, size_t n)
 	const uint8_t *src = p;
 	size_t tail, first;
 
+	/* Buffers are allocated by the first byte that needs them: an idle
+	 * connection (keepalive only) never pays for its 2 x cap. */
+	if (n == 0 || (r->buf == NULL && ring_init(r, r->cap) < 0))
+		return 0;
 	if (n > ring_space(r))
 		n = ring_space(r);
 	tail = (r->head + r->len) % r->cap;
@@ -44,9 +48,12 @@ size_t ring_write(struct ring *r, const void *p, size_t n)
 void ring_peek(const struct ring *r, size_t off, void *p, size_t n)
 {
 	uint8_t *dst = p;
-	size_t start = (r->head + off) % r->cap;
-	size_t first = r->cap - start < n ? r->cap - start : n;
+	size_t start, first;
 
+	if (n == 0)
+		return;                 /* the buffer may not exist yet */
+	start = (r->head + off) % r->cap;
+	first = r->cap - start < n ? r->cap - start : n;
 	memcpy(dst, r->buf + start, first);
 	memcpy(dst + first, r->buf, n - first);
 }
@@ -313,12 +320,10 @@ struct kw_tcp *tcp_conn_new(struct kw_tcp_layer *L)
 	return c;
 }
 
+/* The rings themselves come with the first byte (ring_write); what the
+ * handshake needs is the window scale their size implies. */
 static int alloc_buffers(struct kw_tcp *c)
 {
-	if (!c->snd.buf && ring_init(&c->snd, c->snd.cap) < 0)
-		return -ENOMEM;
-	if (!c->rcv.buf && ring_init(&c->rcv, c->rcv.cap) < 0)
-		return -ENOMEM;
 	for (c->rcv_wscale = 0; c->rcv_wscale < TCP_MAX_WSCALE &&
 	     ((size_t)65535 << c->rcv_wscale) < c->rcv.cap; c->rcv_wscale++)
 		;
@@ -1105,7 +1110,7 @@ int kw_tcp_set_buffers(struct kw_tcp *c, size_t sndbuf, size_t rcvbuf)
 	if (rcvbuf) {
 		rcvbuf = rcvbuf < TCP_BUF_MIN ? TCP_BUF_MIN : rcvbuf > TCP_BUF_MAX ? TCP_BUF_MAX : rcvbuf;
 		/* Never below what is buffered or already advertised. */
-		if (c->rcv.buf && c->state != KW_TCP_CLOSED) {
+		if (c->state != KW_TCP_CLOSED && c->state != KW_TCP_LISTEN) {
 			size_t adv = c->rcv.len + (size_t)(uint32_t)seq_diff(c->rcv_adv, c->rcv_nxt);
 			if (rcvbuf < adv)
 				rcvbuf = adv;

@@ -82,6 +82,43 @@ static void test_peek_consume_space(void)
 	pair_fini(&p);
 }
 
+/* An idle connection (keepalive only, no data yet) allocates no buffer:
+ * 100 of them must not map 2 x 256 KiB each. */
+static void test_idle_connections_have_no_buffers(void)
+{
+	struct tcp_pair p;
+	struct kw_tcp *c[100], *s[100];
+	size_t before, after;
+	int ok = 1;
+
+	pair_init(&p, 13);
+	before = mallinfo2().hblkhd + mallinfo2().uordblks;
+	for (int i = 0; i < 100; i++)
+		ok &= pair_connect(&p, (uint16_t)(1000 + i), &c[i], &s[i], NULL) == 0;
+	after = mallinfo2().hblkhd + mallinfo2().uordblks;
+	tap_ok(ok, "100 idle connections");
+#if defined(__SANITIZE_ADDRESS__)
+	(void)before;
+	(void)after;
+	printf("ok %d - ... hold no send or receive buffers # SKIP mallinfo2 under ASan\n", ++tap_count);
+#else
+	tap_ok(after - before < 100 * 2 * 4096,
+	       "... hold no send or receive buffers (under 8 KiB of heap each)");
+	tap_diag("heap: %zu bytes per connection pair", (after - before) / 100);
+#endif
+	tap_is_u64((uint64_t)kw_tcp_send(c[0], "x", 1, p.now), 1, "the first byte still goes out");
+	pair_run_until(&p, p.now + MS(100));
+	{
+		char b[4];
+		tap_is_u64((uint64_t)kw_tcp_recv(s[0], b, sizeof(b), p.now), 1, "... and arrives");
+	}
+	for (int i = 0; i < 100; i++) {
+		kw_tcp_abort(c[i], p.now);
+		kw_tcp_abort(s[i], p.now);
+	}
+	pair_fini(&p);
+}
+
 /* TIME-WAIT keeps no buffers: 1000 of them must not hold 512 KiB each. */
 static void test_time_wait_frees_buffers(void)
 {
@@ -453,6 +490,7 @@ int main(void)
 	test_handshake_and_data();
 	test_peek_consume_space();
 	test_time_wait_frees_buffers();
+	test_idle_connections_have_no_buffers();
 	test_half_close_server_first();
 	test_simultaneous_close();
 	test_refused();
