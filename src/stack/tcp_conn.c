@@ -207,7 +207,9 @@ int tcp_table_insert(struct kw_tcp_layer *L, struct kw_tcp *c)
 
 	if (tcp_lookup(L, c->laddr, c->lport, c->raddr, c->rport))
 		return -EADDRINUSE;
-	if (L->conns.n >= 2 * L->conns.nb)
+	/* At most one connection per two buckets: a lookup costs a cache miss
+	 * per chain link (docs/BENCHMARKS.md, "Scale"). */
+	if (2 * L->conns.n >= L->conns.nb)
 		table_grow(L);
 	k = bucket(L, c->laddr, c->lport, c->raddr, c->rport);
 	c->hnext = L->conns.b[k];
