@@ -143,6 +143,10 @@ int kw_tcp_set_keepalive(struct kw_tcp *s, bool on, const struct keepalive_confi
 			 uint64_t now_ns);
 bool kw_tcp_get_keepalive(const struct kw_tcp *s, struct keepalive_config *cfg);
 int kw_tcp_set_nodelay(struct kw_tcp *s, bool on);
+/* SO_REUSEPORT, before bind: sockets that all set it share a port; new
+ * connections spread over such a group of listeners by 4-tuple hash. */
+int kw_tcp_set_reuseport(struct kw_tcp *s, bool on);
+bool kw_tcp_get_reuseport(const struct kw_tcp *s);
 int kw_tcp_set_buffers(struct kw_tcp *s, size_t sndbuf, size_t rcvbuf);
 
 /* The layer above may attach its own pointer to a socket. */
@@ -157,6 +161,32 @@ size_t kw_tcp_layer_count(const struct kw_tcp_layer *layer);
 /* Connections that still have data or a FIN to send or to see
  * acknowledged (not LISTEN, FIN-WAIT-2, TIME-WAIT or CLOSED). */
 size_t kw_tcp_layer_unfinished(const struct kw_tcp_layer *layer);
+
+/* A connection's vital signs, as Linux's getsockopt(TCP_INFO) reports
+ * them (src/stack/tcp_info.c): the layer above copies them into a
+ * struct tcp_info. Times since an event are in milliseconds, RTT and RTO
+ * in microseconds, windows and counts of bytes in bytes, cwnd, ssthresh
+ * and the in-flight counts in segments of snd_mss bytes. */
+#define KW_TCPI_OPT_TIMESTAMPS 0x1u
+#define KW_TCPI_OPT_SACK       0x2u
+#define KW_TCPI_OPT_WSCALE     0x4u
+struct kw_tcp_info {
+	enum kw_tcp_state state;
+	uint8_t retransmits;       /* consecutive timeouts of the current segment */
+	uint8_t probes;            /* unanswered keepalive or zero-window probes */
+	uint8_t backoff;           /* the RTO's exponent */
+	uint8_t options;           /* KW_TCPI_OPT_* */
+	uint8_t snd_wscale, rcv_wscale;
+	uint32_t rto_us, snd_mss, rcv_mss;
+	uint32_t unacked, lost, retrans;
+	uint32_t last_data_sent_ms, last_data_recv_ms, last_ack_recv_ms;
+	uint32_t rtt_us, rttvar_us, snd_ssthresh, snd_cwnd;
+	uint32_t total_retrans;
+	uint32_t snd_wnd, rcv_wnd;
+	uint64_t bytes_sent, bytes_retrans, bytes_acked, bytes_received;
+	uint32_t segs_out, segs_in, data_segs_out, data_segs_in;
+};
+void kw_tcp_info(const struct kw_tcp *s, struct kw_tcp_info *out, uint64_t now_ns);
 
 struct kw_tcp_stats {
 	uint64_t segs_in, segs_out, retransmits, fast_retransmits, bad_segments,

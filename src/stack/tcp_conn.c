@@ -255,22 +255,56 @@ struct kw_tcp *tcp_lookup_listener(struct kw_tcp_layer *L, uint32_t laddr, uint1
 	return NULL;
 }
 
+static bool listener_matches(const struct kw_tcp *c, uint32_t laddr, uint16_t lport, bool exact)
+{
+	return c->lport == lport && (exact ? laddr != 0 && c->laddr == laddr : c->laddr == 0);
+}
+
+/* The listener a new connection from raddr:rport goes to. A listener on
+ * the exact address wins over one on INADDR_ANY (as Linux scores them);
+ * within an SO_REUSEPORT group, the 4-tuple's keyed hash picks one, so
+ * every segment of one handshake finds the same listener. */
+struct kw_tcp *tcp_select_listener(struct kw_tcp_layer *L, uint32_t laddr, uint16_t lport,
+				   uint32_t raddr, uint16_t rport)
+{
+	struct kw_tcp *head = L->listeners[lport & 255], *c, *first;
+
+	for (int exact = 1; exact >= 0; exact--) {
+		uint32_t n = 0, want, i = 0;
+
+		first = NULL;
+		for (c = head; c; c = c->hnext)
+			if (listener_matches(c, laddr, lport, exact)) {
+				first = first ? first : c;
+				n++;
+			}
+		if (n <= 1) {
+			if (first)
+				return first;
+			continue;
+		}
+		want = (uint32_t)(tuple_hash(L, laddr, lport, raddr, rport, 0x5e) % n);
+		for (c = head; c; c = c->hnext)
+			if (listener_matches(c, laddr, lport, exact) && i++ == want)
+				return c;
+	}
+	return NULL;
+}
+
 /* A socket that is bound and not yet connected or listening holds its port
  * too; connected sockets and TIME-WAIT do not block a bind (as with
- * SO_REUSEADDR, which servers set). */
+ * SO_REUSEADDR, which servers set). Two sockets that both asked for
+ * SO_REUSEPORT share a port. */
 static bool port_taken(struct kw_tcp_layer *L, uint16_t port, const struct kw_tcp *self)
 {
 	struct kw_tcp *c;
 
-	if (tcp_lookup_listener(L, L->env.local_addr, port) ||
-	    tcp_lookup_listener(L, 0, port))
-		return true;
 	for (c = L->listeners[port & 255]; c; c = c->hnext)
-		if (c->lport == port)
+		if (c != self && c->lport == port && !(self->reuseport && c->reuseport))
 			return true;
 	for (c = L->all; c; c = c->all_next)
 		if (c != self && c->bound && c->lport == port && c->state == KW_TCP_CLOSED &&
-		    !c->was_connected && c->user_ref)
+		    !c->was_connected && c->user_ref && !(self->reuseport && c->reuseport))
 			return true;
 	return false;
 }
@@ -1100,6 +1134,17 @@ int kw_tcp_set_nodelay(struct kw_tcp *c, bool on)
 {
 	c->nodelay = on;
 	return 0;
+}
+
+int kw_tcp_set_reuseport(struct kw_tcp *c, bool on)
+{
+	c->reuseport = on;
+	return 0;
+}
+
+bool kw_tcp_get_reuseport(const struct kw_tcp *c)
+{
+	return c->reuseport;
 }
 
 int kw_tcp_set_buffers(struct kw_tcp *c, size_t sndbuf, size_t rcvbuf)

@@ -290,6 +290,7 @@ static void ooo_pull(struct kw_tcp *c, uint64_t now_ns)
 			uint32_t off = (uint32_t)seq_diff(c->rcv_nxt, o->seq);
 			size_t n = ring_write(&c->rcv, o->data + off, o->len - off);
 			c->rcv_nxt = seq_add(c->rcv_nxt, (uint32_t)n);
+			c->ctr.bytes_received += n;
 		}
 		fin = o->fin && c->rcv_nxt == end && !c->fin_received;
 		free(o);
@@ -304,13 +305,15 @@ static void process_ack(struct kw_tcp *c, const struct seg *s, uint64_t now_ns)
 	size_t data = acked < c->snd.len ? acked : c->snd.len;
 	uint32_t mss = c->mss;
 
-	if (ts_rtt_sample(c, s, now_ns)) {
+	if (c->rtt_timing && seq_gt(s->ack, c->rtt_seq)) {
+		/* Never retransmitted (Karn), measured in ns. */
+		tcp_rtt_sample(c, now_ns - c->rtt_start);
 		c->rtt_timing = false;
-	} else if (c->rtt_timing && seq_gt(s->ack, c->rtt_seq)) {
-		tcp_rtt_sample(c, now_ns - c->rtt_start);   /* Karn: no timestamps */
-		c->rtt_timing = false;
+	} else {
+		(void)ts_rtt_sample(c, s, now_ns);
 	}
 	ring_drop(&c->snd, data);
+	c->ctr.bytes_acked += data;
 	c->snd_una = s->ack;
 	if (seq_lt(c->snd_nxt, c->snd_una))
 		c->snd_nxt = c->snd_una;
@@ -625,6 +628,7 @@ static void sync_input(struct kw_tcp *c, struct seg *s, uint64_t now_ns)
 			size_t n = ring_write(&c->rcv, s->data, s->dlen);
 
 			c->rcv_nxt = seq_add(c->rcv_nxt, (uint32_t)n);
+			c->ctr.bytes_received += n;
 			if (n == s->dlen && (s->flags & TH_FIN) && !c->fin_received)
 				process_fin(c, now_ns);
 			if (c->state == KW_TCP_CLOSED || c->state == KW_TCP_TIME_WAIT)
@@ -656,6 +660,18 @@ static void sync_input(struct kw_tcp *c, struct seg *s, uint64_t now_ns)
 		return;
 	tcp_output(c, now_ns);
 	tcp_ka_update(c);
+}
+
+/* For TCP_INFO (tcp_info.c): every segment that reached the connection. */
+static void count_input(struct kw_tcp *c, const struct seg *s, uint64_t now_ns)
+{
+	c->ctr.segs_in++;
+	if (s->dlen > 0) {
+		c->ctr.data_segs_in++;
+		c->ctr.last_data_recv = now_ns;
+	}
+	if (s->flags & TH_ACK)
+		c->ctr.last_ack_recv = now_ns;
 }
 
 void tcp_input_segment(struct kw_tcp_layer *L, uint32_t src, uint32_t dst,
@@ -698,13 +714,14 @@ void tcp_input_segment(struct kw_tcp_layer *L, uint32_t src, uint32_t dst,
 		c = NULL;
 	}
 	if (!c) {
-		struct kw_tcp *l = tcp_lookup_listener(L, dst, s.dport);
+		struct kw_tcp *l = tcp_select_listener(L, dst, s.dport, src, s.sport);
 		if (l)
 			listen_input(l, &s, now_ns);
 		else
 			reply_reset(L, &s, now_ns);
 		return;
 	}
+	count_input(c, &s, now_ns);
 	if (c->state == KW_TCP_SYN_SENT)
 		syn_sent_input(c, &s, now_ns);
 	else

@@ -75,6 +75,14 @@ struct ring {
 	size_t cap, head, len;
 };
 
+/* What TCP_INFO reports that the protocol itself does not need
+ * (tcp_info.c reads them). Times are now_ns values, 0 for never. */
+struct tcp_counters {
+	uint64_t bytes_sent, bytes_retrans, bytes_acked, bytes_received;
+	uint32_t segs_out, segs_in, data_segs_out, data_segs_in, total_retrans;
+	uint64_t last_data_sent, last_data_recv, last_ack_recv;
+};
+
 struct kw_tcp {
 	struct kw_tcp_layer *layer;
 	enum kw_tcp_state state;
@@ -83,6 +91,7 @@ struct kw_tcp {
 
 	bool user_ref;          /* the program still holds the handle */
 	bool bound;             /* an explicit bind or a chosen port */
+	bool reuseport;         /* SO_REUSEPORT: may share its port with others that set it */
 	bool in_conn_table, in_listen_table;
 	bool was_connected;     /* reached ESTABLISHED at some point */
 	struct kw_tcp *hnext;   /* hash chain (connections or listeners) */
@@ -151,6 +160,8 @@ struct kw_tcp {
 	struct keepalive_config ka_cfg;
 	struct keepalive_state ka;
 
+	struct tcp_counters ctr;
+
 	int error;              /* pending, for take_error (positive errno) */
 	int fatal;              /* sticky: recv/send return -fatal */
 	uint64_t oow_ack_at;    /* last rate-limited ACK to a bad segment (0: none) */
@@ -192,6 +203,9 @@ struct kw_tcp *tcp_conn_new(struct kw_tcp_layer *L);
 struct kw_tcp *tcp_lookup(struct kw_tcp_layer *L, uint32_t laddr, uint16_t lport,
 			  uint32_t raddr, uint16_t rport);
 struct kw_tcp *tcp_lookup_listener(struct kw_tcp_layer *L, uint32_t laddr, uint16_t lport);
+/* Which listener takes a new connection (SO_REUSEPORT groups spread). */
+struct kw_tcp *tcp_select_listener(struct kw_tcp_layer *L, uint32_t laddr, uint16_t lport,
+				   uint32_t raddr, uint16_t rport);
 int tcp_table_insert(struct kw_tcp_layer *L, struct kw_tcp *c);
 void tcp_table_remove(struct kw_tcp_layer *L, struct kw_tcp *c);
 seq_t tcp_isn(struct kw_tcp_layer *L, uint32_t laddr, uint16_t lport,

@@ -115,6 +115,7 @@ static void conn_seg(struct kw_tcp *c, struct seg_out *s, seq_t seq, uint8_t fla
 		     uint64_t now_ns)
 {
 	memset(s, 0, sizeof(*s));
+	c->ctr.segs_out++;
 	s->laddr = c->laddr;
 	s->raddr = c->raddr;
 	s->lport = c->lport;
@@ -169,8 +170,16 @@ static void send_data(struct kw_tcp *c, seq_t seq, size_t len, bool fin, uint16_
 	s.off = (size_t)(uint32_t)seq_diff(seq, c->snd_una);
 	s.len = len;
 	s.gso_size = gso_size;
-	if (seq_lt(seq, c->snd_max))
+	if (seq_lt(seq, c->snd_max)) {
 		c->layer->stats.retransmits++;
+		c->ctr.total_retrans++;
+		c->ctr.bytes_retrans += len;
+	}
+	if (gso_size && len > gso_size)
+		c->ctr.segs_out += (uint32_t)((len + gso_size - 1) / gso_size) - 1;
+	c->ctr.data_segs_out += gso_size && len > gso_size ? (uint32_t)((len + gso_size - 1) / gso_size) : 1;
+	c->ctr.bytes_sent += len;
+	c->ctr.last_data_sent = now_ns;
 	emit(c->layer, &s, now_ns);
 	if (fin && !c->fin_sent) {
 		c->fin_sent = true;
@@ -261,10 +270,12 @@ void tcp_output(struct kw_tcp *c, uint64_t now_ns)
 				if (len > c->mss)
 					gso_size = c->mss;
 			}
-			/* Karn's single timed segment, only without timestamps:
-			 * with them every ACK that advances SND.UNA is a sample
-			 * (RFC 7323 §4.1). */
-			if (!c->ts_ok && seq_geq(c->snd_nxt, c->snd_max) && !c->rtt_timing &&
+			/* Karn's single timed segment, timed in ns. With
+			 * timestamps every other ACK that advances SND.UNA is a
+			 * sample too (RFC 7323 §4.1), but TSecr ticks in ms: on
+			 * a fast link it says 0, so the timed segment's finer
+			 * sample is taken when an ACK covers it. */
+			if (seq_geq(c->snd_nxt, c->snd_max) && !c->rtt_timing &&
 			    len > 0) {
 				c->rtt_timing = true;
 				c->rtt_seq = c->snd_nxt;
