@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -29,6 +30,13 @@
 static struct kw_slot *slot_of(struct kw_engine *E, const struct kw_conn *c)
 {
 	return &E->shared->slot[c->slot];
+}
+
+/* SO_LINGER {1,0}: the program's close resets the connection and throws
+ * away what was not sent (Linux tcp_close -> tcp_disconnect). */
+static bool linger_resets(const struct kw_conn *c)
+{
+	return c->opts.linger_on && c->opts.linger_s == 0;
 }
 
 struct kw_conn *kw_conn_new(struct kw_engine *E, enum kw_slot_kind kind)
@@ -86,7 +94,7 @@ void kw_conn_free(struct kw_engine *E, struct kw_conn *c)
 		kw_tcp_set_user(c->tcp, NULL);
 		/* A listener's or a connection whose program is gone: a
 		 * connection still sends what the program wrote, then FIN. */
-		if (c->kind == KW_SLOT_STREAM && !c->dead && c->hup)
+		if (c->kind == KW_SLOT_STREAM && !c->dead && c->hup && !linger_resets(c))
 			kw_tcp_close(c->tcp, E->now);
 		else if (c->kind == KW_SLOT_STREAM)
 			kw_tcp_abort(c->tcp, E->now);
@@ -146,6 +154,18 @@ void kw_conn_apply_opts(struct kw_engine *E, struct kw_conn *c, const struct kw_
 	atomic_store(&s->interval_ms, o->interval_ms);
 	atomic_store(&s->count, o->count);
 	atomic_store(&s->user_timeout_ms, o->user_timeout_ms);
+	atomic_store(&s->linger_on, o->linger_on);
+	atomic_store(&s->linger_s, o->linger_s);
+}
+
+void kw_conn_oob_inline(struct kw_conn *c)
+{
+	int on = 1;
+
+	/* A byte sent with MSG_OOB past the hooks (a raw system call) would
+	 * otherwise wait aside on our end and be skipped by our reads: with
+	 * SO_OOBINLINE it stays in the stream, so no byte is lost. */
+	setsockopt(c->fd, SOL_SOCKET, SO_OOBINLINE, &on, sizeof(on));
 }
 
 void kw_conn_watch(struct kw_engine *E, struct kw_conn *c, uint32_t events)
@@ -306,6 +326,15 @@ static void to_program(struct kw_engine *E, struct kw_conn *c)
 	}
 }
 
+/* Whether the program closed every copy of its end (not just shut its
+ * writing side): the hang-up may not have reached us as an event yet. */
+static bool program_closed(const struct kw_conn *c)
+{
+	struct pollfd p = { .fd = c->fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLHUP);
+}
+
 /* What the program wrote into the stack, as far as the send buffer takes. */
 static void from_program(struct kw_engine *E, struct kw_conn *c)
 {
@@ -329,6 +358,10 @@ static void from_program(struct kw_engine *E, struct kw_conn *c)
 			return;
 		/* EOF: shutdown(SHUT_WR) or the last close. */
 		c->prog_eof = true;
+		if (linger_resets(c) && program_closed(c)) {
+			c->hup = true;          /* no FIN: stream_pump resets it */
+			return;
+		}
 		kw_tcp_shutdown(c->tcp, SHUT_WR, E->now);
 	}
 }
@@ -361,6 +394,10 @@ static void stream_pump(struct kw_engine *E, struct kw_conn *c)
 			return;
 		}
 		kw_conn_watch(E, c, c->prog_eof ? 0 : EPOLLIN);
+		return;
+	}
+	if (c->hup && linger_resets(c)) {
+		kw_conn_free(E, c);
 		return;
 	}
 	to_program(E, c);
@@ -421,6 +458,7 @@ static struct kw_conn *bridge_accepted(struct kw_engine *E, struct kw_conn *l, s
 	/* The engine's end never blocks; the program's stays as accept makes
 	 * it (accept4's flags are applied on the program side). */
 	fcntl(n->fd, F_SETFL, O_NONBLOCK);
+	kw_conn_oob_inline(n);
 	n->tcp = t;
 	kw_tcp_set_user(t, n);
 	kw_conn_apply_opts(E, n, &l->opts);

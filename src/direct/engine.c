@@ -18,6 +18,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,6 +91,33 @@ static uint32_t gen_of(struct kw_engine *E, const struct kw_conn *c)
 	return atomic_load(&E->shared->slot[c->slot].gen);
 }
 
+/* A listener or bound socket whose program closed every copy of its end
+ * still holds its port until the loop reads the hang-up. The program's
+ * close() has returned before it asked for this bind, so the hang-up is
+ * visible now: reap such sockets on that port before saying EADDRINUSE
+ * (close, then bind and listen again at once, works on the kernel). */
+static bool reap_closed_on_port(struct kw_engine *E, uint16_t port)
+{
+	bool reaped = false;
+
+	for (uint32_t i = 0; i < KW_DIRECT_SLOTS; i++) {
+		struct kw_conn *c = E->conn[i];
+		struct pollfd p;
+		uint32_t a;
+		uint16_t lp;
+
+		if (c == NULL || c->kind != KW_SLOT_LISTENER || c->tcp == NULL || c->fd < 0)
+			continue;
+		kw_tcp_local(c->tcp, &a, &lp);
+		p = (struct pollfd){ .fd = c->fd, .events = POLLIN };
+		if (lp != port || poll(&p, 1, 0) != 1 || !(p.revents & (POLLHUP | POLLERR)))
+			continue;
+		kw_conn_free(E, c);
+		reaped = true;
+	}
+	return reaped;
+}
+
 static int op_bind(struct kw_engine *E, const struct kw_direct_request *rq, struct kw_conn **out)
 {
 	struct kw_tcp *t;
@@ -98,7 +126,10 @@ static int op_bind(struct kw_engine *E, const struct kw_direct_request *rq, stru
 
 	if (r < 0)
 		return r;
+	kw_tcp_set_reuseport(t, rq->reuseport != 0);
 	r = kw_tcp_bind(t, rq->addr, rq->port);
+	if (r == -EADDRINUSE && rq->port != 0 && reap_closed_on_port(E, rq->port))
+		r = kw_tcp_bind(t, rq->addr, rq->port);
 	if (r < 0) {
 		kw_tcp_close(t, E->now);
 		return r;
@@ -111,6 +142,7 @@ static int op_bind(struct kw_engine *E, const struct kw_direct_request *rq, stru
 	c->tcp = t;
 	kw_tcp_set_user(t, c);
 	kw_conn_publish(E, c);
+	atomic_store(&E->shared->slot[c->slot].reuseport, rq->reuseport != 0);
 	*out = c;
 	return 0;
 }
@@ -151,6 +183,7 @@ static int op_connect(struct kw_engine *E, const struct kw_direct_request *rq,
 	c->fd = fds[0];
 	c->prog_fd = fds[1];
 	fcntl(c->fd, F_SETFL, O_NONBLOCK);
+	kw_conn_oob_inline(c);
 	c->filler_left = rq->filler;
 	c->sndbuf = rq->sndbuf;
 	c->connecting = true;
@@ -206,6 +239,9 @@ static int op_setopt(struct kw_engine *E, const struct kw_direct_request *rq)
 	o = c->opts;
 	if (rq->level == SOL_SOCKET && rq->name == SO_KEEPALIVE) {
 		o.keepalive = rq->value != 0;
+	} else if (rq->level == SOL_SOCKET && rq->name == SO_LINGER) {
+		o.linger_on = rq->value != 0;
+		o.linger_s = rq->value2 < 0 ? 0 : rq->value2;
 	} else if (rq->level == IPPROTO_TCP) {
 		switch (rq->name) {
 		case TCP_KEEPIDLE:
@@ -240,6 +276,21 @@ static int op_setopt(struct kw_engine *E, const struct kw_direct_request *rq)
 	return r;
 }
 
+static int op_info(struct kw_engine *E, const struct kw_direct_request *rq)
+{
+	struct kw_conn *c = named(E, rq);
+
+	if (c == NULL)
+		return -EBADF;
+	if (rq->cell >= KW_DIRECT_CELLS)
+		return -EINVAL;
+	if (c->tcp != NULL)
+		kw_tcp_info(c->tcp, &E->shared->cell[rq->cell].info, E->now);
+	else
+		memset(&E->shared->cell[rq->cell].info, 0, sizeof(struct kw_tcp_info));
+	return 0;
+}
+
 static void handle_request(struct kw_engine *E, const struct kw_direct_request *rq,
 			   int *fds, int nfds)
 {
@@ -258,6 +309,9 @@ static void handle_request(struct kw_engine *E, const struct kw_direct_request *
 		break;
 	case KW_OP_SETOPT:
 		r = op_setopt(E, rq);
+		break;
+	case KW_OP_INFO:
+		r = op_info(E, rq);
 		break;
 	case KW_OP_RELEASE:
 		c = named(E, rq);

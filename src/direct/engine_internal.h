@@ -65,6 +65,7 @@ struct kw_conn *kw_conn_new(struct kw_engine *E, enum kw_slot_kind kind);
 void kw_conn_free(struct kw_engine *E, struct kw_conn *c);
 /* Publish c's addresses and options in its shared slot. */
 void kw_conn_publish(struct kw_engine *E, struct kw_conn *c);
+void kw_conn_oob_inline(struct kw_conn *c);
 void kw_conn_watch(struct kw_engine *E, struct kw_conn *c, uint32_t events);
 void kw_conn_mark(struct kw_engine *E, struct kw_conn *c);
 /* Apply options to the connection's stack socket and its slot. */

@@ -16,6 +16,8 @@
 #ifndef KW_DIRECT_PROTO_H
 #define KW_DIRECT_PROTO_H
 
+#include "stack/tcp.h"
+
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -50,6 +52,9 @@ struct kw_slot {
 	_Atomic int32_t error;         /* pending error (positive errno), 0 if none */
 	_Atomic uint32_t idle_ms, interval_ms, count;
 	_Atomic uint32_t user_timeout_ms;
+	_Atomic uint8_t linger_on;     /* SO_LINGER, as the program set it */
+	_Atomic uint8_t reuseport;     /* SO_REUSEPORT */
+	_Atomic int32_t linger_s;
 	_Atomic uint32_t laddr, raddr; /* host byte order */
 	_Atomic uint16_t lport, rport;
 };
@@ -63,6 +68,7 @@ struct kw_reply {
 	_Atomic uint32_t state;        /* the futex word */
 	int32_t result;                /* 0 or a negative errno */
 	uint32_t slot, gen;
+	struct kw_tcp_info info;       /* KW_OP_INFO's answer */
 };
 
 struct kw_direct_shared {
@@ -88,6 +94,8 @@ enum kw_direct_op {
 	KW_OP_SETOPT,
 	/* Forget a BOUND slot the program did not use (no reply). */
 	KW_OP_RELEASE,
+	/* The connection's TCP_INFO, into the reply's info. */
+	KW_OP_INFO,
 };
 
 /* Options a socket carries into the stack (read from the kernel socket
@@ -96,6 +104,8 @@ struct kw_direct_opts {
 	uint8_t keepalive, nodelay;
 	uint32_t idle_ms, interval_ms, count;
 	uint32_t user_timeout_ms;
+	uint8_t linger_on;             /* SO_LINGER {1,0} resets at close */
+	int32_t linger_s;
 };
 
 struct kw_direct_request {
@@ -106,7 +116,9 @@ struct kw_direct_request {
 	uint16_t port;
 	int32_t backlog;
 	uint32_t filler, sndbuf;
-	int32_t level, name, value;    /* KW_OP_SETOPT */
+	int32_t level, name, value;    /* KW_OP_SETOPT (SO_LINGER: value2 the seconds) */
+	int32_t value2;
+	uint8_t reuseport;             /* KW_OP_BIND: SO_REUSEPORT was set */
 	struct kw_direct_opts opts;
 };
 

@@ -177,7 +177,10 @@ static int send_request(const struct kw_direct_request *rq, const int *fds, int 
 	return r == (ssize_t)sizeof(*rq) ? 0 : -ENETDOWN;
 }
 
-int kw_direct_request(struct kw_direct_request *rq, const int *fds, int nfds, uint32_t *ref)
+/* A request, and its answer when ref is not NULL: the result, the slot it
+ * names (*ref) and, with info, the TCP_INFO the engine put in the cell. */
+static int exchange(struct kw_direct_request *rq, const int *fds, int nfds, uint32_t *ref,
+		    struct kw_tcp_info *info)
 {
 	int saved = errno;
 	struct kw_reply *cell;
@@ -211,8 +214,23 @@ int kw_direct_request(struct kw_direct_request *rq, const int *fds, int nfds, ui
 		}
 	}
 	result = cell->result;
+	if (info != NULL)
+		*info = cell->info;
 	*ref = result == 0 || result == -EINPROGRESS ? kw_slot_ref(cell->slot, cell->gen) : 0;
 	atomic_store_explicit(&cell->state, KW_CELL_FREE, memory_order_release);
 	errno = saved;
 	return result;
+}
+
+int kw_direct_request(struct kw_direct_request *rq, const int *fds, int nfds, uint32_t *ref)
+{
+	return exchange(rq, fds, nfds, ref, NULL);
+}
+
+int kw_direct_info(struct kw_direct_request *rq, struct kw_tcp_info *info)
+{
+	uint32_t ref;
+
+	rq->op = KW_OP_INFO;
+	return exchange(rq, NULL, 0, &ref, info);
 }

@@ -54,6 +54,8 @@ bool kw_direct_routed(uint32_t dst);
 /* Send a request and wait for its answer (cell filled in here); returns
  * the result (0 or -errno) and the slot reference in *ref. */
 int kw_direct_request(struct kw_direct_request *rq, const int *fds, int nfds, uint32_t *ref);
+/* KW_OP_INFO for rq's slot: the connection's TCP_INFO from the engine. */
+int kw_direct_info(struct kw_direct_request *rq, struct kw_tcp_info *info);
 
 /* ---- the calls (direct_socket.c) --------------------------------------- */
 bool kw_direct_connect(int fd, const struct sockaddr_in *sin, int *ret);

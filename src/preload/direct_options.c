@@ -56,29 +56,112 @@ static int seconds(uint32_t ms)
 	return (int)((ms + 999u) / 1000u);
 }
 
+/* Linux's struct tcp_info as far as tcpi_rehash (linux/tcp.h): glibc's
+ * <netinet/tcp.h> stops at tcpi_total_retrans; programs built against the
+ * kernel's header read the rest. */
+struct kw_linux_tcp_info {
+	struct tcp_info base;
+	uint64_t pacing_rate, max_pacing_rate, bytes_acked, bytes_received;
+	uint32_t segs_out, segs_in, notsent_bytes, min_rtt, data_segs_in, data_segs_out;
+	uint64_t delivery_rate, busy_time, rwnd_limited, sndbuf_limited;
+	uint32_t delivered, delivered_ce;
+	uint64_t bytes_sent, bytes_retrans;
+	uint32_t dsack_dups, reord_seen, rcv_ooopack, snd_wnd, rcv_wnd, rehash;
+};
+_Static_assert(offsetof(struct kw_linux_tcp_info, rcv_wnd) == 232, "Linux's tcp_info layout");
+
+static uint8_t linux_state(enum kw_tcp_state st)
+{
+	static const uint8_t map[] = {
+		[KW_TCP_CLOSED] = TCP_CLOSE, [KW_TCP_LISTEN] = TCP_LISTEN,
+		[KW_TCP_SYN_SENT] = TCP_SYN_SENT, [KW_TCP_SYN_RECEIVED] = TCP_SYN_RECV,
+		[KW_TCP_ESTABLISHED] = TCP_ESTABLISHED, [KW_TCP_FIN_WAIT_1] = TCP_FIN_WAIT1,
+		[KW_TCP_FIN_WAIT_2] = TCP_FIN_WAIT2, [KW_TCP_CLOSE_WAIT] = TCP_CLOSE_WAIT,
+		[KW_TCP_CLOSING] = TCP_CLOSING, [KW_TCP_LAST_ACK] = TCP_LAST_ACK,
+		[KW_TCP_TIME_WAIT] = TCP_TIME_WAIT,
+	};
+	return (unsigned)st < sizeof(map) ? map[st] : TCP_CLOSE;
+}
+
+/* TCP_INFO from the engine's view of the connection. */
 static bool get_tcp_info(struct kw_slot *s, void *val, socklen_t *len, int *ret)
 {
-	struct tcp_info ti;
+	struct kw_direct_request rq = { .op = KW_OP_INFO };
+	struct kw_linux_tcp_info ti;
+	struct kw_tcp_info k;
+	socklen_t n;
+	int r;
+
+	if (len == NULL || val == NULL)
+		return fail(ret, EFAULT);
+	if ((int)*len < 0)
+		return fail(ret, EINVAL);
+	rq.slot = (uint32_t)(s - kw_dc.shared->slot);
+	rq.gen = atomic_load(&s->gen) & 0xffffu;
+	r = kw_direct_info(&rq, &k);
+	if (r != 0)
+		memset(&k, 0, sizeof(k));          /* gone meanwhile: closed */
+	if (atomic_load(&s->kind) == KW_SLOT_LISTENER)
+		k.state = KW_TCP_LISTEN;
+	memset(&ti, 0, sizeof(ti));
+	ti.base.tcpi_state = linux_state(k.state);
+	ti.base.tcpi_retransmits = k.retransmits;
+	ti.base.tcpi_probes = k.probes;
+	ti.base.tcpi_backoff = k.backoff;
+	ti.base.tcpi_options = (uint8_t)(((k.options & KW_TCPI_OPT_TIMESTAMPS) ? TCPI_OPT_TIMESTAMPS : 0) |
+					 ((k.options & KW_TCPI_OPT_SACK) ? TCPI_OPT_SACK : 0) |
+					 ((k.options & KW_TCPI_OPT_WSCALE) ? TCPI_OPT_WSCALE : 0));
+	ti.base.tcpi_snd_wscale = k.snd_wscale & 15;
+	ti.base.tcpi_rcv_wscale = k.rcv_wscale & 15;
+	ti.base.tcpi_rto = k.rto_us;
+	ti.base.tcpi_snd_mss = k.snd_mss;
+	ti.base.tcpi_rcv_mss = k.rcv_mss;
+	ti.base.tcpi_advmss = k.snd_mss;
+	ti.base.tcpi_unacked = k.unacked;
+	ti.base.tcpi_lost = k.lost;
+	ti.base.tcpi_retrans = k.retrans;
+	ti.base.tcpi_last_data_sent = k.last_data_sent_ms;
+	ti.base.tcpi_last_data_recv = k.last_data_recv_ms;
+	ti.base.tcpi_last_ack_recv = k.last_ack_recv_ms;
+	ti.base.tcpi_pmtu = kw_rt.cfg.has_mtu ? kw_rt.cfg.mtu : 1500;
+	ti.base.tcpi_rtt = k.rtt_us;
+	ti.base.tcpi_rttvar = k.rttvar_us;
+	ti.base.tcpi_snd_ssthresh = k.snd_ssthresh;
+	ti.base.tcpi_snd_cwnd = k.snd_cwnd;
+	ti.base.tcpi_reordering = 3;
+	ti.base.tcpi_total_retrans = k.total_retrans;
+	ti.bytes_acked = k.bytes_acked;
+	ti.bytes_received = k.bytes_received;
+	ti.segs_out = k.segs_out;
+	ti.segs_in = k.segs_in;
+	ti.data_segs_in = k.data_segs_in;
+	ti.data_segs_out = k.data_segs_out;
+	ti.bytes_sent = k.bytes_sent;
+	ti.bytes_retrans = k.bytes_retrans;
+	ti.snd_wnd = k.snd_wnd;
+	ti.rcv_wnd = k.rcv_wnd;
+	n = *len < offsetof(struct kw_linux_tcp_info, rehash) ? *len
+		: (socklen_t)offsetof(struct kw_linux_tcp_info, rehash);
+	memcpy(val, &ti, n);
+	*len = n;
+	*ret = 0;
+	return true;
+}
+
+static bool get_linger(struct kw_slot *s, void *val, socklen_t *len, int *ret)
+{
+	struct linger l = {
+		.l_onoff = atomic_load(&s->linger_on),
+		.l_linger = atomic_load(&s->linger_s),
+	};
 	socklen_t n;
 
 	if (len == NULL || val == NULL)
 		return fail(ret, EFAULT);
-	memset(&ti, 0, sizeof(ti));
-	switch (atomic_load(&s->state)) {
-	case KW_SLOT_CONNECTING:
-		ti.tcpi_state = TCP_SYN_SENT;
-		break;
-	case KW_SLOT_OPEN:
-		ti.tcpi_state = atomic_load(&s->kind) == KW_SLOT_LISTENER ? TCP_LISTEN : TCP_ESTABLISHED;
-		break;
-	default:
-		ti.tcpi_state = TCP_CLOSE;
-	}
-	if (atomic_load(&s->kind) == KW_SLOT_LISTENER)
-		ti.tcpi_state = TCP_LISTEN;
-	ti.tcpi_snd_mss = ti.tcpi_rcv_mss = (uint32_t)(kw_rt.cfg.has_mtu ? kw_rt.cfg.mtu - 40 : 1460);
-	n = *len < sizeof(ti) ? *len : (socklen_t)sizeof(ti);
-	memcpy(val, &ti, n);
+	if ((int)*len < 0)
+		return fail(ret, EINVAL);
+	n = *len < sizeof(l) ? *len : (socklen_t)sizeof(l);
+	memcpy(val, &l, n);
 	*len = n;
 	*ret = 0;
 	return true;
@@ -107,8 +190,11 @@ bool kw_direct_getsockopt(int fd, int level, int name, void *val, socklen_t *len
 		case SO_KEEPALIVE:
 			return put_int(val, len, atomic_load(&s->keepalive), ret);
 		case SO_REUSEADDR:
-		case SO_REUSEPORT:
 			return put_int(val, len, 0, ret);
+		case SO_REUSEPORT:
+			return put_int(val, len, atomic_load(&s->reuseport), ret);
+		case SO_LINGER:
+			return get_linger(s, val, len, ret);
 		default:
 			return false;           /* the socketpair end answers */
 		}
@@ -170,6 +256,29 @@ static bool set_in_stack(struct kw_slot *s, int level, int name, int value, int 
 	return true;
 }
 
+static bool set_linger(struct kw_slot *s, const void *val, socklen_t len, int *ret)
+{
+	struct kw_direct_request rq = { .op = KW_OP_SETOPT, .level = SOL_SOCKET, .name = SO_LINGER };
+	struct linger l;
+	uint32_t ref = 0;
+	int r;
+
+	if (val == NULL)
+		return fail(ret, EFAULT);
+	if (len < sizeof(l))
+		return fail(ret, EINVAL);
+	memcpy(&l, val, sizeof(l));
+	rq.value = l.l_onoff != 0;
+	rq.value2 = l.l_linger < 0 ? 0 : l.l_linger;
+	rq.slot = (uint32_t)(s - kw_dc.shared->slot);
+	rq.gen = atomic_load(&s->gen) & 0xffffu;
+	r = kw_direct_request(&rq, NULL, 0, &ref);
+	if (r != 0)
+		return fail(ret, -r);
+	*ret = 0;
+	return true;
+}
+
 bool kw_direct_setsockopt(int fd, int level, int name, const void *val, socklen_t len, int *ret)
 {
 	struct kw_slot *s = emulated(fd);
@@ -181,9 +290,10 @@ bool kw_direct_setsockopt(int fd, int level, int name, const void *val, socklen_
 		switch (name) {
 		case SO_KEEPALIVE:
 			break;
+		case SO_LINGER:
+			return set_linger(s, val, len, ret);
 		case SO_REUSEADDR:
 		case SO_REUSEPORT:
-		case SO_LINGER:
 		case SO_PRIORITY:
 		case SO_MARK:
 		case SO_OOBINLINE:
@@ -235,8 +345,8 @@ bool kw_direct_sockname(int fd, struct sockaddr *addr, socklen_t *len, bool peer
 	if (s == NULL)
 		return false;
 	kind = atomic_load(&s->kind);
-	if (kind == KW_SLOT_BOUND && !peer)
-		return false;                   /* still a kernel socket */
+	if (kind == KW_SLOT_BOUND && !peer && atomic_load(&s->laddr) == 0)
+		return false;   /* bound on INADDR_ANY: the kernel socket holds the same port */
 	if (addr == NULL || len == NULL)
 		return fail(ret, EFAULT);
 	if ((int)*len < 0)

@@ -78,6 +78,15 @@ static void carried_options(int fd, struct kw_direct_opts *o)
 		o->user_timeout_ms = get_int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &v) == 0 && v > 0 ? (uint32_t)v : 0;
 	}
 	o->nodelay = get_int(fd, IPPROTO_TCP, TCP_NODELAY, &v) == 0 && v;
+	{
+		struct linger l = { 0, 0 };
+		socklen_t len = sizeof(l);
+
+		if (kw_libc.getsockopt(fd, SOL_SOCKET, SO_LINGER, &l, &len) == 0 && l.l_onoff) {
+			o->linger_on = 1;
+			o->linger_s = l.l_linger;
+		}
+	}
 }
 
 /* What the descriptor's replacement must keep. */
@@ -258,6 +267,10 @@ bool kw_direct_bind(int fd, const struct sockaddr_in *sin, socklen_t len, int *r
 		return false;
 	rq.addr = addr;
 	rq.port = ntohs(sin->sin_port);
+	{
+		int v;
+		rq.reuseport = get_int(fd, SOL_SOCKET, SO_REUSEPORT, &v) == 0 && v;
+	}
 	if (addr == 0) {
 		/* INADDR_ANY: the port is taken on the kernel too, so a later
 		 * connect to a kernel destination or a listen keeps its word. */
@@ -382,8 +395,14 @@ int kw_direct_write_check(int fd, int flags)
 	struct kw_slot *s = kw_direct_slot(kw_direct_ref(fd));
 	int err;
 
-	if (s == NULL || atomic_load(&s->kind) != KW_SLOT_STREAM ||
-	    atomic_load_explicit(&s->state, memory_order_acquire) != KW_SLOT_DEAD)
+	if (s == NULL || atomic_load(&s->kind) != KW_SLOT_STREAM)
+		return 0;
+	/* Urgent data is not carried to the stack: refuse it rather than let
+	 * the socketpair keep the byte aside where the engine never reads it
+	 * (README, "Limits of direct mode"). */
+	if (flags & MSG_OOB)
+		return EOPNOTSUPP;
+	if (atomic_load_explicit(&s->state, memory_order_acquire) != KW_SLOT_DEAD)
 		return 0;
 	err = atomic_exchange(&s->error, 0);
 	if (err != 0)

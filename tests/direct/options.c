@@ -1,0 +1,327 @@
+/* Direct mode: socket options and names that servers, load generators and
+ * health checks rely on, answered as the kernel answers them (issue 11,
+ * items 4, 7, 8 and 9):
+ *   - getsockname after bind(port 0) names the chosen port at once;
+ *   - bind + listen + close five times on one port all succeed;
+ *   - SO_REUSEPORT: several listeners on one port share its connections;
+ *   - SO_LINGER {1,0} closes with RST; values read back as set;
+ *   - TCP_INFO reports the stack's own state, RTT, cwnd and counters;
+ *   - MSG_OOB is refused with EOPNOTSUPP, no byte is lost.
+ * options.t runs it like semantics.c: in a namespace whose TAP device is
+ * the stack's link, under libkeepwire.so in direct mode. The kernel's side
+ * is played by the same process with raw system calls keepwire does not
+ * see, and by listeners on the kernel's address. */
+#define _GNU_SOURCE
+#include "tests/tap.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static const char *kernel_addr, *stack_addr;
+
+static struct sockaddr_in sin_of(const char *addr, int port)
+{
+	struct sockaddr_in sin;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)port);
+	inet_pton(AF_INET, addr, &sin.sin_addr);
+	return sin;
+}
+
+static int port_of(int fd)
+{
+	struct sockaddr_in me;
+	socklen_t len = sizeof(me);
+
+	if (getsockname(fd, (struct sockaddr *)&me, &len) != 0)
+		return -1;
+	return ntohs(me.sin_port);
+}
+
+/* The kernel's side connecting to the stack: the raw system call. */
+static int kernel_connect(int port)
+{
+	struct sockaddr_in sin = sin_of(stack_addr, port);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd >= 0 && syscall(SYS_connect, fd, &sin, sizeof(sin)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* A listener on the kernel's address stays on the kernel. */
+static int kernel_listener(void)
+{
+	struct sockaddr_in at = sin_of(kernel_addr, 0);
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (bind(l, (struct sockaddr *)&at, sizeof(at)) != 0 || listen(l, 16) != 0)
+		return -1;
+	return l;
+}
+
+/* The program's connection to the kernel listener l, and the kernel's end
+ * of it (*k). */
+static int stack_connect(int l, int *k)
+{
+	struct sockaddr_in at = sin_of(kernel_addr, port_of(l));
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (connect(fd, (struct sockaddr *)&at, sizeof(at)) != 0) {
+		close(fd);
+		return -1;
+	}
+	*k = accept(l, NULL, NULL);
+	return fd;
+}
+
+static ssize_t read_n(int fd, char *buf, size_t n, int timeout_ms)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t r;
+
+		if (poll(&p, 1, timeout_ms) != 1)
+			break;
+		r = read(fd, buf + got, n - got);
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+static void test_sockname_after_bind(void)
+{
+	struct sockaddr_in at = sin_of(stack_addr, 0), me;
+	socklen_t len = sizeof(me);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	tap_ok(bind(fd, (struct sockaddr *)&at, sizeof(at)) == 0, "bind(stack address, port 0)");
+	tap_ok(getsockname(fd, (struct sockaddr *)&me, &len) == 0 && me.sin_family == AF_INET &&
+	       me.sin_addr.s_addr == at.sin_addr.s_addr && ntohs(me.sin_port) != 0,
+	       "getsockname before listen/connect names the address and the chosen port");
+	tap_diag("bound to port %d", ntohs(me.sin_port));
+	close(fd);
+}
+
+static void test_relisten(void)
+{
+	int port = 0, fails = 0, k;
+
+	for (int i = 0; i < 5; i++) {
+		struct sockaddr_in any = sin_of("0.0.0.0", port);
+		int on = 1, l = socket(AF_INET, SOCK_STREAM, 0);
+
+		setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+		if (bind(l, (struct sockaddr *)&any, sizeof(any)) != 0 || listen(l, 4) != 0) {
+			tap_diag("round %d: %s", i + 1, strerror(errno));
+			fails++;
+		} else if (port == 0) {
+			port = port_of(l);
+		}
+		if (i == 4) {
+			k = kernel_connect(port);
+			tap_ok(k >= 0, "... the fifth listener takes a connection");
+			close(k);
+		}
+		close(l);
+	}
+	tap_is_u64((uint64_t)fails, 0, "bind + listen + close five times on one port: no EADDRINUSE");
+}
+
+static int reuseport_listener(int port, int on)
+{
+	struct sockaddr_in any = sin_of("0.0.0.0", port);
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+
+	setsockopt(l, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
+	if (bind(l, (struct sockaddr *)&any, sizeof(any)) != 0 || listen(l, 64) != 0) {
+		int e = errno;
+		close(l);
+		errno = e;
+		return -1;
+	}
+	return l;
+}
+
+static void test_reuseport(void)
+{
+	int a = reuseport_listener(0, 1), b, c, v = -1, got[2] = { 0, 0 }, k[40];
+	socklen_t len = sizeof(v);
+
+	tap_ok(a >= 0, "SO_REUSEPORT listener");
+	b = reuseport_listener(port_of(a), 1);
+	tap_ok(b >= 0, "... a second one on the same port");
+	tap_ok(getsockopt(b, SOL_SOCKET, SO_REUSEPORT, &v, &len) == 0 && v == 1,
+	       "... getsockopt(SO_REUSEPORT) reads 1");
+	errno = 0;
+	c = reuseport_listener(port_of(a), 0);
+	tap_ok(c < 0 && errno == EADDRINUSE, "a third one without SO_REUSEPORT: EADDRINUSE");
+	for (int i = 0; i < 40; i++)
+		k[i] = kernel_connect(port_of(a));
+	for (int i = 0; i < 40; i++) {
+		struct pollfd p[2] = { { .fd = a, .events = POLLIN }, { .fd = b, .events = POLLIN } };
+		if (poll(p, 2, 2000) < 1)
+			break;
+		for (int j = 0; j < 2; j++)
+			if (p[j].revents & POLLIN) {
+				int s = accept(j ? b : a, NULL, NULL);
+				if (s >= 0) {
+					got[j]++;
+					close(s);
+				}
+			}
+		if (got[0] + got[1] == 40)
+			break;
+	}
+	tap_diag("40 connections: %d to the first listener, %d to the second", got[0], got[1]);
+	tap_ok(got[0] + got[1] == 40 && got[0] > 0 && got[1] > 0,
+	       "... connections are spread over both listeners");
+	for (int i = 0; i < 40; i++)
+		close(k[i]);
+	close(a);
+	close(b);
+}
+
+static void test_linger(void)
+{
+	int l = kernel_listener(), k = -1, fd = stack_connect(l, &k);
+	struct linger set = { 1, 0 }, got = { -1, -1 };
+	socklen_t len = sizeof(got);
+	char buf[64];
+	ssize_t r;
+
+	tap_ok(fd >= 0 && k >= 0, "connected to a kernel listener");
+	tap_ok(getsockopt(fd, SOL_SOCKET, SO_LINGER, &got, &len) == 0 && got.l_onoff == 0,
+	       "SO_LINGER is off by default");
+	set.l_linger = 7;
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &set, sizeof(set));
+	len = sizeof(got);
+	tap_ok(getsockopt(fd, SOL_SOCKET, SO_LINGER, &got, &len) == 0 && got.l_onoff == 1 &&
+	       got.l_linger == 7 && len == sizeof(got), "SO_LINGER {1,7} reads back as set");
+	set.l_linger = 0;
+	tap_ok(setsockopt(fd, SOL_SOCKET, SO_LINGER, &set, sizeof(set)) == 0, "SO_LINGER {1,0}");
+	tap_ok(write(fd, "unsent?", 7) == 7, "write, then close");
+	close(fd);
+	/* The kernel's end may see the 7 bytes first (they may have left
+	 * before the close), then the reset. */
+	errno = 0;
+	do
+		r = read_n(k, buf, sizeof(buf), 3000);
+	while (r > 0);
+	tap_ok(r < 0 && errno == ECONNRESET, "the kernel's end reads ECONNRESET, not EOF");
+	if (!(r < 0 && errno == ECONNRESET))
+		tap_diag("read returned %zd (%s)", r, strerror(errno));
+	close(k);
+	close(l);
+}
+
+static void test_tcp_info(void)
+{
+	int l = kernel_listener(), k = -1, fd = stack_connect(l, &k);
+	static char data[200000], sink[200000];
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	memset(data, 'x', sizeof(data));
+	tap_ok(fd >= 0 && k >= 0, "connected to a kernel listener");
+	tap_ok(write(fd, data, sizeof(data)) == (ssize_t)sizeof(data) &&
+	       read_n(k, sink, sizeof(sink), 5000) == (ssize_t)sizeof(sink), "200,000 bytes sent");
+	tap_ok(write(k, "pong", 4) == 4 && read_n(fd, sink, 4, 5000) == 4, "4 bytes received");
+	usleep(100000);
+	memset(&ti, 0xff, sizeof(ti));
+	tap_ok(getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 && len == sizeof(ti),
+	       "getsockopt(TCP_INFO)");
+	tap_is_u64(ti.tcpi_state, TCP_ESTABLISHED, "... state ESTABLISHED");
+	tap_ok(ti.tcpi_rtt > 0 && ti.tcpi_rtt < 1000000, "... an RTT was measured (0 < rtt < 1 s)");
+	tap_diag("rtt %u us, rttvar %u us, rto %u us, cwnd %u, mss %u", ti.tcpi_rtt, ti.tcpi_rttvar,
+		 ti.tcpi_rto, ti.tcpi_snd_cwnd, ti.tcpi_snd_mss);
+	tap_ok(ti.tcpi_rto >= 200000, "... RTO at least Linux's 200 ms floor");
+	tap_ok(ti.tcpi_snd_cwnd >= 10, "... cwnd in segments, at least the initial 10");
+	tap_ok(ti.tcpi_snd_mss > 0 && ti.tcpi_snd_mss <= 1460, "... snd_mss");
+	tap_is_u64(ti.tcpi_unacked, 0, "... nothing unacknowledged");
+	tap_is_u64(ti.tcpi_total_retrans, 0, "... no retransmission on a clean link");
+	tap_ok(ti.tcpi_last_data_recv < 5000, "... last data received a moment ago");
+	tap_ok(ti.tcpi_options & TCPI_OPT_TIMESTAMPS, "... timestamps agreed with the kernel");
+	{
+		/* The kernel's own header's longer struct: bytes acked. */
+		uint64_t ext[30];
+		socklen_t elen = sizeof(ext);
+		uint64_t acked, received;
+
+		memset(ext, 0, sizeof(ext));
+		getsockopt(fd, IPPROTO_TCP, TCP_INFO, ext, &elen);
+		memcpy(&acked, (char *)ext + 120, 8);
+		memcpy(&received, (char *)ext + 128, 8);
+		tap_ok(elen > sizeof(ti), "... the longer struct of <linux/tcp.h> is filled too");
+		tap_is_u64(acked, sizeof(data), "... tcpi_bytes_acked = 200,000");
+		tap_is_u64(received, 4, "... tcpi_bytes_received = 4");
+	}
+	close(k);
+	usleep(200000);
+	len = sizeof(ti);
+	tap_ok(getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 && ti.tcpi_state == TCP_CLOSE_WAIT,
+	       "after the kernel's close: CLOSE-WAIT");
+	close(fd);
+	close(l);
+}
+
+static void test_oob(void)
+{
+	int l = kernel_listener(), k = -1, fd = stack_connect(l, &k);
+	char buf[8] = { 0 };
+
+	tap_ok(fd >= 0 && k >= 0, "connected to a kernel listener");
+	errno = 0;
+	tap_ok(send(fd, "!", 1, MSG_OOB) == -1 && errno == EOPNOTSUPP,
+	       "send(MSG_OOB) on a stack socket: EOPNOTSUPP (urgent data is not carried)");
+	tap_ok(send(fd, "a", 1, 0) == 1 && send(fd, "b", 1, 0) == 1, "then ordinary bytes");
+	tap_ok(read_n(k, buf, 2, 3000) == 2 && memcmp(buf, "ab", 2) == 0,
+	       "... the kernel receives exactly them");
+	/* The kernel's urgent byte arrives in line (as with SO_OOBINLINE). */
+	tap_ok(send(k, "a", 1, 0) == 1 && send(k, "!", 1, MSG_OOB) == 1 && send(k, "b", 1, 0) == 1,
+	       "the kernel sends a, ! (urgent), b");
+	memset(buf, 0, sizeof(buf));
+	tap_ok(read_n(fd, buf, 3, 3000) == 3 && memcmp(buf, "a!b", 3) == 0,
+	       "... the program reads a!b: no byte lost (urgent data in line)");
+	close(k);
+	close(fd);
+	close(l);
+}
+
+int main(void)
+{
+	kernel_addr = getenv("KW_T_KERNEL");
+	stack_addr = getenv("KW_T_STACK");
+	if (!kernel_addr || !stack_addr) {
+		printf("1..0 # SKIP run by tests/direct/options.t (KW_T_KERNEL, KW_T_STACK)\n");
+		return 0;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	test_sockname_after_bind();
+	test_relisten();
+	test_reuseport();
+	test_linger();
+	test_tcp_info();
+	test_oob();
+	return tap_done();
+}
