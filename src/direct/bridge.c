@@ -53,6 +53,7 @@ struct kw_conn *kw_conn_new(struct kw_engine *E, enum kw_slot_kind kind)
 	c->kind = kind;
 	c->fd = -1;
 	c->prog_fd = -1;
+	c->linger_cell = KW_CELL_NONE;
 	E->conn[c->slot] = c;
 	s = slot_of(E, c);
 	atomic_store(&s->state, KW_SLOT_CONNECTING);
@@ -81,11 +82,30 @@ static void dirty_unlink(struct kw_engine *E, struct kw_conn *c)
 	c->dirty = false;
 }
 
+static void linger_unlink(struct kw_engine *E, struct kw_conn *c)
+{
+	struct kw_conn **p;
+
+	if (c->linger_cell == KW_CELL_NONE)
+		return;
+	for (p = &E->lingering; *p != NULL; p = &(*p)->linger_next) {
+		if (*p == c) {
+			*p = c->linger_next;
+			break;
+		}
+	}
+	/* close() returns now (as the kernel's does when the FIN is
+	 * acknowledged or the linger time is up). */
+	kw_engine_reply(E, c->linger_cell, 0, 0, 0);
+	c->linger_cell = KW_CELL_NONE;
+}
+
 void kw_conn_free(struct kw_engine *E, struct kw_conn *c)
 {
 	struct kw_slot *s = slot_of(E, c);
 
 	dirty_unlink(E, c);
+	linger_unlink(E, c);
 	if (c->pending != NULL) {
 		kw_conn_free(E, c->pending);
 		c->pending = NULL;
@@ -335,6 +355,19 @@ static bool program_closed(const struct kw_conn *c)
 	return poll(&p, 1, 0) == 1 && (p.revents & POLLHUP);
 }
 
+/* Our FIN is out and acknowledged (or the connection is over). */
+static bool fin_acked(const struct kw_tcp *t)
+{
+	switch (kw_tcp_state(t)) {
+	case KW_TCP_FIN_WAIT_2:
+	case KW_TCP_TIME_WAIT:
+	case KW_TCP_CLOSED:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* What the program wrote into the stack, as far as the send buffer takes. */
 static void from_program(struct kw_engine *E, struct kw_conn *c)
 {
@@ -407,7 +440,12 @@ static void stream_pump(struct kw_engine *E, struct kw_conn *c)
 	}
 	from_program(E, c);
 	if (c->hup && c->prog_eof) {
-		/* Everything the program wrote is in the stack: close. */
+		/* Everything the program wrote is in the stack: close; a
+		 * lingering close waits for the FIN's acknowledgment. */
+		if (c->linger_cell != KW_CELL_NONE && !fin_acked(c->tcp)) {
+			kw_conn_watch(E, c, 0);
+			return;
+		}
 		kw_conn_free(E, c);
 		return;
 	}
@@ -416,6 +454,41 @@ static void stream_pump(struct kw_engine *E, struct kw_conn *c)
 	if (c->stack_backlog)
 		want |= EPOLLOUT;
 	kw_conn_watch(E, c, want);
+}
+
+/* ---- SO_LINGER {1,N} ------------------------------------------------------ */
+
+int kw_bridge_linger(struct kw_engine *E, struct kw_conn *c, uint32_t cell)
+{
+	if (c->kind != KW_SLOT_STREAM || c->dead || c->tcp == NULL || c->connecting ||
+	    c->linger_cell != KW_CELL_NONE || cell >= KW_DIRECT_CELLS || !program_closed(c))
+		return 0;               /* another copy lives on: no wait */
+	c->hup = true;
+	c->linger_cell = cell;
+	c->linger_until = E->now + (uint64_t)c->opts.linger_s * KW_NS_PER_S;
+	c->linger_next = E->lingering;
+	E->lingering = c;
+	kw_conn_mark(E, c);
+	return 1;
+}
+
+uint64_t kw_bridge_linger_expire(struct kw_engine *E)
+{
+	uint64_t next = KW_TIME_NEVER;
+	struct kw_conn *c = E->lingering, *n;
+
+	for (; c != NULL; c = n) {
+		n = c->linger_next;
+		if (c->linger_until <= E->now) {
+			/* Time is up: close() returns, and the connection goes
+			 * on delivering what the program wrote, as an orphan
+			 * does on the kernel. */
+			linger_unlink(E, c);
+			kw_conn_mark(E, c);
+		} else if (c->linger_until < next)
+			next = c->linger_until;
+	}
+	return next;
 }
 
 /* ---- listeners --------------------------------------------------------- */

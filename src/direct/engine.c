@@ -59,7 +59,7 @@ static void notify(void *ctx, struct kw_tcp *sock)
 
 /* ---- requests ---------------------------------------------------------- */
 
-static void reply(struct kw_engine *E, uint32_t cell, int32_t result, uint32_t slot, uint32_t gen)
+void kw_engine_reply(struct kw_engine *E, uint32_t cell, int32_t result, uint32_t slot, uint32_t gen)
 {
 	struct kw_reply *r;
 
@@ -295,6 +295,7 @@ static void handle_request(struct kw_engine *E, const struct kw_direct_request *
 			   int *fds, int nfds)
 {
 	struct kw_conn *c = NULL;
+	bool deferred = false;
 	int r;
 
 	switch (rq->op) {
@@ -312,6 +313,12 @@ static void handle_request(struct kw_engine *E, const struct kw_direct_request *
 		break;
 	case KW_OP_INFO:
 		r = op_info(E, rq);
+		break;
+	case KW_OP_LINGER:
+		c = named(E, rq);
+		deferred = c != NULL && kw_bridge_linger(E, c, rq->cell) == 1;
+		c = NULL;
+		r = 0;
 		break;
 	case KW_OP_RELEASE:
 		c = named(E, rq);
@@ -332,7 +339,9 @@ static void handle_request(struct kw_engine *E, const struct kw_direct_request *
 	}
 	if (r < 0 && r != -EINPROGRESS)
 		c = NULL;
-	reply(E, rq->cell, r, c ? c->slot : 0, c ? gen_of(E, c) : 0);
+	if (deferred)
+		return;             /* the connection answers it later */
+	kw_engine_reply(E, rq->cell, r, c ? c->slot : 0, c ? gen_of(E, c) : 0);
 }
 
 static void read_requests(struct kw_engine *E)
@@ -402,6 +411,10 @@ static void *engine_main(void *arg)
 		kw_stack_poll(E->stack, E->now);
 		kw_bridge_run_dirty(E);
 		deadline = kw_stack_next_deadline(E->stack);
+		if (E->lingering != NULL) {
+			uint64_t l = kw_bridge_linger_expire(E);
+			deadline = l < deadline ? l : deadline;
+		}
 		pthread_mutex_unlock(&E->lock);
 		n = epoll_wait(E->epfd, ev, 64, 0);
 		/* Right after work, spin briefly before sleeping: in a

@@ -33,6 +33,11 @@ struct kw_conn {
 	struct kw_conn *dirty_next;
 	struct kw_conn *pending;      /* listener: accepted, not yet handed over */
 	struct kw_direct_opts opts;   /* listener: what accepted sockets get */
+	/* SO_LINGER {1,N}: a closing program waits in this reply cell until
+	 * the FIN is acknowledged or linger_until (KW_CELL_NONE: nobody). */
+	uint32_t linger_cell;
+	uint64_t linger_until;
+	struct kw_conn *linger_next;
 };
 
 struct kw_engine {
@@ -50,6 +55,7 @@ struct kw_engine {
 	uint32_t free_slot[KW_DIRECT_SLOTS];
 	uint32_t n_free;
 	struct kw_conn *dirty_head;
+	struct kw_conn *lingering;    /* connections with a closing program waiting */
 	uint64_t now;
 	uint8_t scratch[64 * 1024];
 	uint8_t *frame;               /* kw_tap_frame_max() bytes */
@@ -66,6 +72,12 @@ void kw_conn_free(struct kw_engine *E, struct kw_conn *c);
 /* Publish c's addresses and options in its shared slot. */
 void kw_conn_publish(struct kw_engine *E, struct kw_conn *c);
 void kw_conn_oob_inline(struct kw_conn *c);
+void kw_engine_reply(struct kw_engine *E, uint32_t cell, int32_t result, uint32_t slot,
+		     uint32_t gen);
+/* KW_OP_LINGER: 1 when the reply is deferred (the conn holds the cell). */
+int kw_bridge_linger(struct kw_engine *E, struct kw_conn *c, uint32_t cell);
+/* Answer lingering closes whose time is up; the earliest still waiting. */
+uint64_t kw_bridge_linger_expire(struct kw_engine *E);
 void kw_conn_watch(struct kw_engine *E, struct kw_conn *c, uint32_t events);
 void kw_conn_mark(struct kw_engine *E, struct kw_conn *c);
 /* Apply options to the connection's stack socket and its slot. */

@@ -96,6 +96,11 @@ enum kw_direct_op {
 	KW_OP_RELEASE,
 	/* The connection's TCP_INFO, into the reply's info. */
 	KW_OP_INFO,
+	/* Sent after the program closed a descriptor of a STREAM slot whose
+	 * SO_LINGER is {1,N>0}: if that was the last copy, the reply comes
+	 * when the FIN is acknowledged or N s have passed (close blocks that
+	 * long, as on the kernel); otherwise at once. */
+	KW_OP_LINGER,
 };
 
 /* Options a socket carries into the stack (read from the kernel socket

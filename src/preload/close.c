@@ -14,11 +14,19 @@
 
 KW_EXPORT int close(int fd)
 {
+	uint32_t linger = 0;
+	int r;
+
 	kw_init_once();
 	kw_fd_set(fd, KW_FD_UNKNOWN);
-	if (kw_direct_enabled)
+	if (kw_direct_enabled) {
+		linger = kw_direct_linger_ref(fd);
 		kw_direct_forget(fd);
-	return kw_libc.close(fd);
+	}
+	r = kw_libc.close(fd);
+	if (linger != 0 && r == 0)
+		kw_direct_linger_wait(linger);
+	return r;
 }
 
 /* The new number refers to the same socket as the old one. */

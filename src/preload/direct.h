@@ -56,6 +56,10 @@ bool kw_direct_routed(uint32_t dst);
 int kw_direct_request(struct kw_direct_request *rq, const int *fds, int nfds, uint32_t *ref);
 /* KW_OP_INFO for rq's slot: the connection's TCP_INFO from the engine. */
 int kw_direct_info(struct kw_direct_request *rq, struct kw_tcp_info *info);
+/* SO_LINGER {1,N>0} on a connection: the slot reference to wait on after
+ * the descriptor is closed (0: nothing to wait for), and the wait. */
+uint32_t kw_direct_linger_ref(int fd);
+void kw_direct_linger_wait(uint32_t ref);
 
 /* ---- the calls (direct_socket.c) --------------------------------------- */
 bool kw_direct_connect(int fd, const struct sockaddr_in *sin, int *ret);

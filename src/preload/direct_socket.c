@@ -412,6 +412,30 @@ int kw_direct_write_check(int fd, int flags)
 	return EPIPE;
 }
 
+uint32_t kw_direct_linger_ref(int fd)
+{
+	uint32_t ref = kw_direct_ref(fd);
+	struct kw_slot *s = kw_direct_slot(ref);
+
+	if (s == NULL || atomic_load(&s->kind) != KW_SLOT_STREAM ||
+	    atomic_load(&s->state) != KW_SLOT_OPEN || !atomic_load(&s->linger_on) ||
+	    atomic_load(&s->linger_s) <= 0)
+		return 0;
+	return ref;
+}
+
+void kw_direct_linger_wait(uint32_t ref)
+{
+	struct kw_direct_request rq = {
+		.op = KW_OP_LINGER,
+		.slot = kw_slot_ref_index(ref),
+		.gen = kw_slot_ref_gen(ref),
+	};
+	uint32_t unused;
+
+	(void)kw_direct_request(&rq, NULL, 0, &unused);
+}
+
 void kw_direct_forget(int fd)
 {
 	uint32_t ref = kw_direct_ref(fd);

@@ -16,6 +16,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -25,6 +26,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *kernel_addr, *stack_addr;
@@ -235,6 +237,69 @@ static void test_linger(void)
 	close(l);
 }
 
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* SO_LINGER {1,N}: close() waits until the FIN is acknowledged, at most
+ * N s; the connection then goes on without the program. */
+static void test_linger_wait(void)
+{
+	int l = kernel_listener(), k = -1, fd = stack_connect(l, &k), fl;
+	struct linger lg = { 1, 2 };
+	static char chunk[65536], sink[65536];
+	size_t sent = 0, got = 0;
+	double t0, waited;
+	ssize_t r;
+
+	tap_ok(fd >= 0 && k >= 0, "connected to a kernel listener that does not read yet");
+	fl = fcntl(fd, F_GETFL);
+	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	memset(chunk, 'L', sizeof(chunk));
+	for (int idle = 0; idle < 20;) {
+		r = write(fd, chunk, sizeof(chunk));
+		if (r > 0) {
+			sent += (size_t)r;
+			idle = 0;
+		} else {
+			idle++;
+			usleep(20000);
+		}
+	}
+	fcntl(fd, F_SETFL, fl);
+	tap_diag("%zu bytes written before everything was full", sent);
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	t0 = now_s();
+	tap_ok(close(fd) == 0, "SO_LINGER {1,2}: close with unsent data");
+	waited = now_s() - t0;
+	tap_diag("close took %.3f s", waited);
+	tap_ok(waited >= 1.9 && waited < 3.0, "... blocked 2 s: the FIN could not be acknowledged");
+	while ((r = read_n(k, sink, sizeof(sink), 3000)) > 0)
+		got += (size_t)r;
+	tap_ok(r == 0 && got == sent, "... then the kernel reads every byte and EOF: nothing was lost");
+	if (got != sent)
+		tap_diag("got %zu of %zu", got, sent);
+	close(k);
+
+	fd = stack_connect(l, &k);
+	lg.l_linger = 5;
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	tap_ok(write(fd, chunk, 1000) == 1000, "SO_LINGER {1,5} with a reading peer: write 1000 bytes");
+	t0 = now_s();
+	close(fd);
+	waited = now_s() - t0;
+	tap_diag("close took %.3f s", waited);
+	tap_ok(waited < 1.0, "... close returns as soon as the FIN is acknowledged");
+	tap_ok(read_n(k, sink, sizeof(sink), 3000) == 1000 && read_n(k, sink, 1, 3000) == 0,
+	       "... the kernel read the 1000 bytes and EOF");
+	close(k);
+	close(l);
+}
+
 static void test_tcp_info(void)
 {
 	int l = kernel_listener(), k = -1, fd = stack_connect(l, &k);
@@ -321,6 +386,7 @@ int main(void)
 	test_relisten();
 	test_reuseport();
 	test_linger();
+	test_linger_wait();
 	test_tcp_info();
 	test_oob();
 	return tap_done();
