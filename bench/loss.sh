@@ -1,0 +1,221 @@
+#!/bin/sh
+# bench/loss.sh: bulk transfer under random packet loss, direct mode next to
+# the kernel, behind the same router and the same drop rule (`make
+# bench-loss`; figures in docs/BENCHMARKS.md, "Loss").
+#
+#   NS_R  the router. nftables in its FORWARD chain drops P % of the TCP
+#         packets it forwards, in both directions (a drop in a local output
+#         hook would be retried by the sender's kernel and hide the loss).
+#         It also holds the TAP device of direct mode: the program under
+#         keepwire runs here, its stack (TAP_STACK, gateway TAP_ROUTER) on
+#         the TAP, so every frame of the stack is forwarded by NS_R.
+#   NS_K  the kernel's client, behind NS_R over veth.
+#   NS_P  the peer (a plain kernel TCP program), behind NS_R over veth.
+#
+# Per loss rate and direction, interleaved (direct, kernel, or the other
+# way round in alternate rounds): N MiB from the client to the peer
+# ("up": stack -> kernel), and from the peer to the client ("down":
+# kernel -> stack). The programs are bench/stack-bench's plain-socket
+# `kernel` sender and `sink` receiver, unmodified; under direct mode they
+# run under libkeepwire.so with KEEPWIRE_MODE=direct. The time is the
+# sink's, from accept() to EOF; a run that has not finished after
+# KW_LOSS_TIMEOUT seconds counts as that (and is marked ">").
+#
+# Everything happens in namespaces the script creates; a trap removes them
+# and every process in them. Needs root, /dev/net/tun, ip and nft.
+#
+# Environment: KW_BUILDDIR, KW_SRCDIR (set by make bench-loss);
+#   KW_LOSS_RATES    percentages (default "0 1 2 5 10")
+#   KW_LOSS_MIB      MiB per transfer (default 64)
+#   KW_LOSS_ROUNDS   rounds per configuration (default 1; the median is shown)
+#   KW_LOSS_TIMEOUT  seconds per transfer (default 300)
+set -eu
+
+builddir=${KW_BUILDDIR:-$(pwd)}
+bench=$builddir/bench/stack-bench
+lib=$builddir/.libs/libkeepwire.so
+rates=${KW_LOSS_RATES:-0 1 2 5 10}
+mib=${KW_LOSS_MIB:-64}
+rounds=${KW_LOSS_ROUNDS:-1}
+limit=${KW_LOSS_TIMEOUT:-300}
+resultdir=$builddir/bench/results
+result=$resultdir/loss.txt
+
+die() {
+	echo "bench/loss.sh: $*" >&2
+	exit 1
+}
+
+[ -x "$bench" ] || die "$bench not built (run: make bench-loss)"
+[ -f "$lib" ] || die "$lib not built"
+[ "$(id -u)" -eq 0 ] || die "needs root (network namespaces, TAP devices, nftables)"
+[ -c /dev/net/tun ] || die "/dev/net/tun is missing"
+for c in ip nft timeout; do
+	command -v "$c" >/dev/null 2>&1 || die "$c is missing"
+done
+if ldd "$bench" 2>/dev/null | grep -q 'libasan'; then
+	die "built with sanitizers; configure without --enable-sanitizers to benchmark"
+fi
+
+net=$(($$ % 250 + 1))
+NS_R="kw-$$-lrouter"
+NS_K="kw-$$-lkernel"
+NS_P="kw-$$-lpeer"
+TAPDEV=kwloss0
+TAP_ROUTER="10.235.$net.1"
+TAP_STACK="10.235.$net.2"
+K_ROUTER="10.236.$net.1"
+K_CLIENT="10.236.$net.2"
+P_ROUTER="10.239.$net.1"
+P_PEER="10.239.$net.2"
+created=
+tmp=
+
+cleanup() {
+	{
+		for ns in $created; do
+			pids=$(ip netns pids "$ns")
+			[ -z "$pids" ] || kill -KILL $pids
+		done
+		sleep 0.1
+		for ns in $created; do
+			ip netns delete "$ns"
+		done
+		[ -z "$tmp" ] || rm -rf "$tmp"
+	} >/dev/null 2>&1
+	created=
+	tmp=
+}
+trap cleanup EXIT
+trap 'cleanup; trap - EXIT; exit 130' INT
+trap 'cleanup; trap - EXIT; exit 143' TERM
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/kw-loss.XXXXXX")
+mkdir -p "$resultdir"
+for ns in "$NS_R" "$NS_K" "$NS_P"; do
+	ip netns add "$ns" || die "cannot create network namespace $ns"
+	created="$created $ns"
+	ip -n "$ns" link set lo up
+	ip netns exec "$ns" sh -c 'echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6;
+		echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6' 2>/dev/null || true
+done
+ip netns exec "$NS_R" sh -c 'echo 1 >/proc/sys/net/ipv4/ip_forward'
+
+ip -n "$NS_R" tuntap add dev "$TAPDEV" mode tap || die "cannot create the TAP device"
+ip -n "$NS_R" link set "$TAPDEV" mtu 1500 up
+ip -n "$NS_R" addr add "$TAP_ROUTER/24" dev "$TAPDEV"
+ip -n "$NS_R" link add rk mtu 1500 type veth peer name veth0 mtu 1500 netns "$NS_K"
+ip -n "$NS_R" link add rp mtu 1500 type veth peer name veth0 mtu 1500 netns "$NS_P"
+ip -n "$NS_R" addr add "$K_ROUTER/24" dev rk
+ip -n "$NS_R" addr add "$P_ROUTER/24" dev rp
+ip -n "$NS_R" link set rk up
+ip -n "$NS_R" link set rp up
+ip -n "$NS_K" addr add "$K_CLIENT/24" dev veth0
+ip -n "$NS_K" link set veth0 up
+ip -n "$NS_K" route add default via "$K_ROUTER"
+ip -n "$NS_P" addr add "$P_PEER/24" dev veth0
+ip -n "$NS_P" link set veth0 up
+ip -n "$NS_P" route add default via "$P_ROUTER"
+
+set_loss() {
+	ip netns exec "$NS_R" nft delete table inet kwloss 2>/dev/null || true
+	[ "$1" -eq 0 ] && return 0
+	ip netns exec "$NS_R" nft -f - <<EOF
+table inet kwloss {
+	chain forward {
+		type filter hook forward priority 0; policy accept;
+		meta l4proto tcp numgen random mod 100 < $1 drop
+	}
+}
+EOF
+}
+
+direct() {
+	ip netns exec "$NS_R" env LD_PRELOAD="$lib" KEEPWIRE_MODE=direct KEEPWIRE_TAP="$TAPDEV" \
+		KEEPWIRE_ADDRESS="$TAP_STACK/24" KEEPWIRE_GATEWAY="$TAP_ROUTER" KEEPWIRE_STRICT=1 "$@"
+}
+
+port=6000
+# one_run WHO DIR: prints the seconds (or ">LIMIT").
+one_run() {
+	port=$((port + 1))
+	out=$tmp/sink.$port
+	if [ "$2" = up ]; then
+		ip netns exec "$NS_P" timeout "$((limit + 5))" "$bench" sink --port "$port" >"$out" 2>&1 &
+		spid=$!
+		sleep 0.2
+		if [ "$1" = direct ]; then
+			direct timeout "$limit" "$bench" kernel --peer "$P_PEER" --port "$port" --mib "$mib" \
+				>/dev/null 2>&1 || true
+		else
+			ip netns exec "$NS_K" timeout "$limit" "$bench" kernel --peer "$P_PEER" --port "$port" \
+				--mib "$mib" >/dev/null 2>&1 || true
+		fi
+	else
+		if [ "$1" = direct ]; then
+			direct timeout "$((limit + 5))" "$bench" sink --port "$port" >"$out" 2>&1 &
+			peer=$TAP_STACK
+		else
+			ip netns exec "$NS_K" timeout "$((limit + 5))" "$bench" sink --port "$port" >"$out" 2>&1 &
+			peer=$K_CLIENT
+		fi
+		spid=$!
+		sleep 0.3
+		ip netns exec "$NS_P" timeout "$limit" "$bench" kernel --peer "$peer" --port "$port" \
+			--mib "$mib" >/dev/null 2>&1 || true
+	fi
+	# The sink prints its line at EOF; give it a moment after the sender.
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		grep -q '^sink bytes=' "$out" && break
+		sleep 0.2
+	done
+	kill "$spid" 2>/dev/null || true
+	wait "$spid" 2>/dev/null || true
+	secs=$(sed -n 's/^sink bytes=\([0-9]*\) secs=\([0-9.]*\).*/\1 \2/p' "$out" | head -n 1)
+	bytes=${secs% *}
+	if [ -z "$secs" ] || [ "$bytes" -ne $((mib * 1048576)) ]; then
+		echo ">$limit"
+	else
+		echo "${secs#* }"
+	fi
+}
+
+median() {
+	tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'
+}
+
+{
+	echo "keepwire loss benchmark: $mib MiB per transfer, $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), kernel $(uname -r)"
+	echo "drop rule: nftables FORWARD chain of the router, meta l4proto tcp numgen random mod 100 < P"
+	echo "rounds: $rounds (median; '>' = not finished within ${limit} s)"
+	echo
+	printf '%-6s %-5s %12s %12s %8s\n' loss dir direct_s kernel_s ratio
+} | tee "$result"
+for p in $rates; do
+	set_loss "$p"
+	for dir in up down; do
+		d=; k=
+		r=0
+		while [ "$r" -lt "$rounds" ]; do
+			if [ $((r % 2)) -eq 0 ]; then
+				d="$d $(one_run direct "$dir")"
+				k="$k $(one_run kernel "$dir")"
+			else
+				k="$k $(one_run kernel "$dir")"
+				d="$d $(one_run direct "$dir")"
+			fi
+			r=$((r + 1))
+		done
+		dm=$(echo "$d" | sed 's/>//g' | median)
+		km=$(echo "$k" | sed 's/>//g' | median)
+		case "$d" in *">"*) dm=">$dm" ;; esac
+		case "$k" in *">"*) km=">$km" ;; esac
+		ratio=$(awk -v a="${dm#>}" -v b="${km#>}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+		label=up; [ "$dir" = down ] && label=down
+		printf '%-6s %-5s %12s %12s %8s\n' "$p%" "$label" "$dm" "$km" "$ratio" | tee -a "$result"
+	done
+done
+echo
+echo "up = the client (direct mode or kernel) sends to the peer; down = the peer sends to it."
+echo "written to $result"
