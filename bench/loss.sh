@@ -130,10 +130,11 @@ table inet kwloss {
 EOF
 }
 
-direct() {
-	ip netns exec "$NS_R" env LD_PRELOAD="$lib" KEEPWIRE_MODE=direct KEEPWIRE_TAP="$TAPDEV" \
-		KEEPWIRE_ADDRESS="$TAP_STACK/24" KEEPWIRE_GATEWAY="$TAP_ROUTER" KEEPWIRE_STRICT=1 "$@"
-}
+# What runs a program in direct mode (word-split on purpose: the values
+# have no spaces). The commands are spelled out where they are used: a
+# function run in the background would leave $! naming a subshell, and
+# killing that would leave the program holding the TAP device.
+DIRECT_ENV="LD_PRELOAD=$lib KEEPWIRE_MODE=direct KEEPWIRE_TAP=$TAPDEV KEEPWIRE_ADDRESS=$TAP_STACK/24 KEEPWIRE_GATEWAY=$TAP_ROUTER KEEPWIRE_STRICT=1"
 
 port=6000
 # one_run WHO DIR: prints the seconds (or ">LIMIT").
@@ -145,15 +146,17 @@ one_run() {
 		spid=$!
 		sleep 0.2
 		if [ "$1" = direct ]; then
-			direct timeout "$limit" "$bench" kernel --peer "$P_PEER" --port "$port" --mib "$mib" \
-				>/dev/null 2>&1 || true
+			# shellcheck disable=SC2086
+			ip netns exec "$NS_R" env $DIRECT_ENV timeout "$limit" "$bench" kernel --peer "$P_PEER" --port "$port" --mib "$mib" \
+				>"$out.send" 2>&1 || true
 		else
 			ip netns exec "$NS_K" timeout "$limit" "$bench" kernel --peer "$P_PEER" --port "$port" \
 				--mib "$mib" >/dev/null 2>&1 || true
 		fi
 	else
 		if [ "$1" = direct ]; then
-			direct timeout "$((limit + 5))" "$bench" sink --port "$port" >"$out" 2>&1 &
+			# shellcheck disable=SC2086
+			ip netns exec "$NS_R" env $DIRECT_ENV timeout "$((limit + 5))" "$bench" sink --port "$port" >"$out" 2>&1 &
 			peer=$TAP_STACK
 		else
 			ip netns exec "$NS_K" timeout "$((limit + 5))" "$bench" sink --port "$port" >"$out" 2>&1 &
@@ -162,7 +165,7 @@ one_run() {
 		spid=$!
 		sleep 0.3
 		ip netns exec "$NS_P" timeout "$limit" "$bench" kernel --peer "$peer" --port "$port" \
-			--mib "$mib" >/dev/null 2>&1 || true
+			--mib "$mib" >"$out.send" 2>&1 || true
 	fi
 	# The sink prints its line at EOF; give it a moment after the sender.
 	for _ in 1 2 3 4 5 6 7 8 9 10; do
@@ -174,6 +177,8 @@ one_run() {
 	secs=$(sed -n 's/^sink bytes=\([0-9]*\) secs=\([0-9.]*\).*/\1 \2/p' "$out" | head -n 1)
 	bytes=${secs% *}
 	if [ -z "$secs" ] || [ "$bytes" -ne $((mib * 1048576)) ]; then
+		# Say why on stderr (the table keeps one line per configuration).
+		{ echo "bench/loss.sh: $1 $2 did not finish:"; cat "$out" "$out.send"; } | sed 's/^/  /' >&2
 		echo ">$limit"
 	else
 		echo "${secs#* }"
