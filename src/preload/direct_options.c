@@ -35,8 +35,8 @@ static bool fail(int *ret, int err)
 	return true;
 }
 
-/* An int option's value, copied as the kernel does (at most len bytes). */
-static bool put_int(void *val, socklen_t *len, int v, int *ret)
+/* An option's value, copied as the kernel does (at most *len bytes). */
+static bool put_value(void *val, socklen_t *len, const void *v, size_t size, int *ret)
 {
 	socklen_t n;
 
@@ -44,11 +44,16 @@ static bool put_int(void *val, socklen_t *len, int v, int *ret)
 		return fail(ret, EFAULT);
 	if ((int)*len < 0)
 		return fail(ret, EINVAL);
-	n = *len < sizeof(int) ? *len : (socklen_t)sizeof(int);
-	memcpy(val, &v, n);
+	n = *len < size ? *len : (socklen_t)size;
+	memcpy(val, v, n);
 	*len = n;
 	*ret = 0;
 	return true;
+}
+
+static bool put_int(void *val, socklen_t *len, int v, int *ret)
+{
+	return put_value(val, len, &v, sizeof(v), ret);
 }
 
 static int seconds(uint32_t ms)
@@ -89,13 +94,10 @@ static bool get_tcp_info(struct kw_slot *s, void *val, socklen_t *len, int *ret)
 	struct kw_direct_request rq = { .op = KW_OP_INFO };
 	struct kw_linux_tcp_info ti;
 	struct kw_tcp_info k;
-	socklen_t n;
 	int r;
 
 	if (len == NULL || val == NULL)
 		return fail(ret, EFAULT);
-	if ((int)*len < 0)
-		return fail(ret, EINVAL);
 	rq.slot = (uint32_t)(s - kw_dc.shared->slot);
 	rq.gen = atomic_load(&s->gen) & 0xffffu;
 	r = kw_direct_info(&rq, &k);
@@ -140,12 +142,7 @@ static bool get_tcp_info(struct kw_slot *s, void *val, socklen_t *len, int *ret)
 	ti.bytes_retrans = k.bytes_retrans;
 	ti.snd_wnd = k.snd_wnd;
 	ti.rcv_wnd = k.rcv_wnd;
-	n = *len < offsetof(struct kw_linux_tcp_info, rehash) ? *len
-		: (socklen_t)offsetof(struct kw_linux_tcp_info, rehash);
-	memcpy(val, &ti, n);
-	*len = n;
-	*ret = 0;
-	return true;
+	return put_value(val, len, &ti, offsetof(struct kw_linux_tcp_info, rehash), ret);
 }
 
 static bool get_linger(struct kw_slot *s, void *val, socklen_t *len, int *ret)
@@ -154,17 +151,8 @@ static bool get_linger(struct kw_slot *s, void *val, socklen_t *len, int *ret)
 		.l_onoff = atomic_load(&s->linger_on),
 		.l_linger = atomic_load(&s->linger_s),
 	};
-	socklen_t n;
 
-	if (len == NULL || val == NULL)
-		return fail(ret, EFAULT);
-	if ((int)*len < 0)
-		return fail(ret, EINVAL);
-	n = *len < sizeof(l) ? *len : (socklen_t)sizeof(l);
-	memcpy(val, &l, n);
-	*len = n;
-	*ret = 0;
-	return true;
+	return put_value(val, len, &l, sizeof(l), ret);
 }
 
 bool kw_direct_getsockopt(int fd, int level, int name, void *val, socklen_t *len, int *ret)
