@@ -163,5 +163,8 @@ struct kw_tcp_stats {
 		 rst_in, rst_out, keepalive_probes, keepalive_aborts;
 };
 void kw_tcp_layer_stats(const struct kw_tcp_layer *layer, struct kw_tcp_stats *out);
+/* Data bytes a connection holds out of order (for tests and debugging):
+ * never more than the receive window it advertised. */
+size_t kw_tcp_ooo_bytes(const struct kw_tcp *s);
 
 #endif

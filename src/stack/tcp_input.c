@@ -251,15 +251,70 @@ static void process_fin(struct kw_tcp *c, uint64_t now_ns)
 	}
 }
 
+/* Out-of-order data is held only once per sequence number: the list is
+ * sorted and its pieces never overlap, so the bytes held never exceed the
+ * sequence space they cover, which lies inside the window we advertised
+ * (sync_input trims every segment to it). A new segment is trimmed
+ * against its neighbours (its head against the piece before it, its tail
+ * against the piece after it) and replaces the pieces it covers whole,
+ * as Linux's tcp_data_queue_ofo drops the skbs a new one covers. We trim
+ * rather than merge: merging would copy the bytes already held again for
+ * every segment, and a peer sending one-byte pieces next to a large one
+ * would make that quadratic. TCP_OOO_MAX bounds the pieces (and so the
+ * per-piece overhead) on top of the bytes. */
+static void ooo_free(struct kw_tcp *c, struct tcp_ooo **pp)
+{
+	struct tcp_ooo *o = *pp;
+
+	*pp = o->next;
+	c->n_ooo--;
+	c->ooo_bytes -= o->len;
+	free(o);
+}
+
 static void ooo_insert(struct kw_tcp *c, seq_t seq, const uint8_t *data, uint32_t len, bool fin)
 {
-	struct tcp_ooo **pp = &c->ooo, *o;
+	struct tcp_ooo **pp = &c->ooo, *o, *prev = NULL;
+	seq_t end = seq_add(seq, len);
+	int32_t d = seq_diff(c->rcv_adv, c->rcv_nxt);
+	uint32_t wnd = d > 0 ? (uint32_t)d : 0;
 
-	for (o = c->ooo; o; o = o->next)
-		if (seq_geq(seq, o->seq) && seq_leq(seq_add(seq, len), seq_add(o->seq, o->len)) &&
-		    (!fin || o->fin))
+	while (*pp && seq_lt((*pp)->seq, seq)) {
+		prev = *pp;
+		pp = &prev->next;
+	}
+	if (prev) {
+		seq_t pend = seq_add(prev->seq, prev->len);
+		if (seq_geq(pend, end)) {
+			if (fin && pend == end)
+				prev->fin = true;
 			return;             /* nothing new */
-	if (c->n_ooo >= TCP_OOO_MAX)
+		}
+		if (seq_gt(pend, seq)) {
+			uint32_t cut = (uint32_t)seq_diff(pend, seq);
+			data += cut;
+			len -= cut;
+			seq = pend;
+		}
+	}
+	o = *pp;
+	if (o && o->seq == seq && seq_geq(seq_add(o->seq, o->len), end)) {
+		if (fin && seq_add(o->seq, o->len) == end)
+			o->fin = true;
+		return;                     /* nothing new */
+	}
+	/* Pieces the new one covers whole go (their FIN with them when it
+	 * is at the same place). */
+	while ((o = *pp) != NULL && seq_leq(seq_add(o->seq, o->len), end)) {
+		if (o->fin && seq_add(o->seq, o->len) == end)
+			fin = true;
+		ooo_free(c, pp);
+	}
+	if (o && seq_lt(o->seq, end)) {
+		len = (uint32_t)seq_diff(o->seq, seq);
+		fin = false;                /* data follows: not the end */
+	}
+	if (c->n_ooo >= TCP_OOO_MAX || c->ooo_bytes + len > wnd)
 		return;
 	o = malloc(sizeof(*o) + len);
 	if (!o)
@@ -268,11 +323,15 @@ static void ooo_insert(struct kw_tcp *c, seq_t seq, const uint8_t *data, uint32_
 	o->len = len;
 	o->fin = fin;
 	memcpy(o->data, data, len);
-	while (*pp && seq_leq((*pp)->seq, seq))
-		pp = &(*pp)->next;
 	o->next = *pp;
 	*pp = o;
 	c->n_ooo++;
+	c->ooo_bytes += len;
+}
+
+size_t kw_tcp_ooo_bytes(const struct kw_tcp *c)
+{
+	return c->ooo_bytes;
 }
 
 /* Move what became in-order from the out-of-order list. */
@@ -286,6 +345,7 @@ static void ooo_pull(struct kw_tcp *c, uint64_t now_ns)
 
 		c->ooo = o->next;
 		c->n_ooo--;
+		c->ooo_bytes -= o->len;
 		if (seq_gt(end, c->rcv_nxt)) {
 			uint32_t off = (uint32_t)seq_diff(c->rcv_nxt, o->seq);
 			size_t n = ring_write(&c->rcv, o->data + off, o->len - off);

@@ -155,6 +155,9 @@ struct kw_tcp {
 	int fatal;              /* sticky: recv/send return -fatal */
 	uint64_t oow_ack_at;    /* last rate-limited ACK to a bad segment (0: none) */
 	void *user;
+
+	/* bounds against hostile or broken peers */
+	uint32_t ooo_bytes;     /* data bytes held out of order (<= the window) */
 };
 
 struct conn_table {
