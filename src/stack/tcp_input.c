@@ -103,21 +103,18 @@ static void reply_reset(struct kw_tcp_layer *L, const struct seg *s, uint64_t no
 
 static void apply_syn_options(struct kw_tcp *c, const struct seg *s, uint64_t now_ns)
 {
-	uint16_t peer = s->opt.mss_ok ? s->opt.mss : TCP_DEFAULT_MSS;
-
-	c->mss = c->layer->env.mss < peer ? c->layer->env.mss : peer;
+	/* An MSS option of 0 counts as none, as for Linux. */
+	c->peer_mss = s->opt.mss_ok && s->opt.mss ? s->opt.mss : TCP_DEFAULT_MSS;
 	/* RFC 7323 §3.2: timestamps are on when the SYN we answer offered
 	 * them, or the SYN-ACK to ours carried them (we always offer). The
 	 * MSS counts no options (RFC 6691): data segments then carry 12
-	 * bytes fewer. */
+	 * bytes fewer (tcp_mss_now, which also clamps a tiny MSS). */
 	c->ts_ok = s->opt.ts_ok;
 	if (c->ts_ok) {
 		c->ts_recent = s->opt.tsval;
 		c->ts_recent_at = now_ns;
-		c->mss = (uint16_t)(c->mss - TCP_TS_OPTLEN);
 	}
-	if (c->mss < 64)
-		c->mss = 64;
+	c->mss = tcp_mss_now(c);
 	if (s->opt.ws_ok) {
 		c->ws_ok = true;
 		c->snd_wscale = s->opt.ws > TCP_MAX_WSCALE ? TCP_MAX_WSCALE : s->opt.ws;
@@ -203,6 +200,7 @@ static void syn_sent_input(struct kw_tcp *c, const struct seg *s, uint64_t now_n
 	if (ack_ok) {
 		if (!ts_rtt_sample(c, s, now_ns) && c->rtt_timing && c->retries == 0)
 			tcp_rtt_sample(c, now_ns - c->rtt_start);
+		tcp_rto_after_handshake(c);
 		c->rtt_timing = false;
 		c->retries = 0;
 		c->snd_una = s->ack;
@@ -515,7 +513,7 @@ static void sync_input(struct kw_tcp *c, struct seg *s, uint64_t now_ns)
 		if (s->seq == c->rcv_nxt)
 			reset_connection(c);
 		else if (seq_in_range(s->seq, c->rcv_nxt, rwnd ? wend : seq_succ(c->rcv_nxt)))
-			tcp_send_ack(c, now_ns);    /* challenge ACK */
+			tcp_send_challenge_ack(c, now_ns);
 		return;
 	}
 
@@ -566,7 +564,7 @@ static void sync_input(struct kw_tcp *c, struct seg *s, uint64_t now_ns)
 
 	/* 3. SYN on a synchronized connection: challenge ACK (RFC 5961 §4). */
 	if (s->flags & TH_SYN) {
-		tcp_send_ack(c, now_ns);
+		tcp_send_challenge_ack(c, now_ns);
 		return;
 	}
 
@@ -582,6 +580,7 @@ static void sync_input(struct kw_tcp *c, struct seg *s, uint64_t now_ns)
 		c->max_snd_wnd = c->snd_wnd;
 		c->snd_wl1 = s->seq;
 		c->snd_wl2 = s->ack;
+		tcp_rto_after_handshake(c);     /* process_ack may sample below */
 		tcp_set_state(c, KW_TCP_ESTABLISHED);
 		tcp_child_established(c);
 	}
@@ -590,7 +589,7 @@ static void sync_input(struct kw_tcp *c, struct seg *s, uint64_t now_ns)
 		return;
 	}
 	if (seq_lt(s->ack, seq_add(c->snd_una, -(c->max_snd_wnd > 65535 ? c->max_snd_wnd : 65535)))) {
-		tcp_send_ack(c, now_ns);           /* RFC 5961 §5.2 */
+		tcp_send_challenge_ack(c, now_ns); /* RFC 5961 §5.2 */
 		return;
 	}
 	/* TS.Recent (RFC 7323 §4.3, §5.3 R3): from a segment acceptable in
