@@ -93,7 +93,7 @@ void tcp_icmp_frag_needed(struct kw_tcp_layer *L, uint32_t src, uint32_t dst,
 		return;
 	if (mtu < TCP_MIN_PMTU)
 		mtu = TCP_MIN_PMTU;
-	if (mtu >= path_mtu(c))
+	if (mtu >= path_mtu(c) || mtu > 65535)
 		return;
 	c->pmtu = (uint16_t)mtu;
 	old = c->mss;

@@ -805,7 +805,7 @@ void tcp_icmp_unreachable(struct kw_tcp_layer *L, uint32_t src, uint32_t dst,
 	if (!(seq_geq(seq, c->snd_una) && seq_leq(seq, c->snd_max)))
 		return;                 /* not for anything in flight: blind */
 	if (code == 4)
-		return;                 /* fragmentation needed: no PMTUD here */
+		return;                 /* fragmentation needed: tcp_icmp_frag_needed */
 	/* As Linux: an unreachable ends a connection still opening; an
 	 * established one keeps retrying (soft error). */
 	if (c->state == KW_TCP_SYN_SENT)
