@@ -48,7 +48,14 @@ static void dest_unreachable(struct kw_stack *stack, const struct kw_ipv4_view *
 	}
 	stack->stats.icmp_unreach_in++;
 	/* Only about what we sent: our address as the quoted source. */
-	if (q[9] == KW_IPPROTO_TCP && kw_get32(q + 12) == stack->cfg.addr)
+	if (q[9] != KW_IPPROTO_TCP || kw_get32(q + 12) != stack->cfg.addr)
+		return;
+	if (ip->payload[1] == KW_ICMP_FRAG_NEEDED && stack->tcp_ops->icmp_frag_needed)
+		/* RFC 1191: the next-hop MTU is in bytes 6-7 of the message. */
+		stack->tcp_ops->icmp_frag_needed(stack->tcp, kw_get32(q + 12), kw_get32(q + 16),
+						 q + qhlen, qlen - qhlen, kw_get16(ip->payload + 6),
+						 now_ns);
+	else
 		stack->tcp_ops->icmp_unreachable(stack->tcp, kw_get32(q + 12), kw_get32(q + 16),
 						 q + qhlen, qlen - qhlen, ip->payload[1], now_ns);
 }

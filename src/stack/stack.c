@@ -17,6 +17,7 @@ static const struct kw_stack_tcp_ops real_tcp_ops = {
 	.poll = kw_tcp_layer_poll,
 	.next_deadline = kw_tcp_layer_next_deadline,
 	.input_csum_ok = kw_tcp_input_csum_ok,
+	.icmp_frag_needed = kw_tcp_icmp_frag_needed,
 };
 
 /* A connection to our own address (a program talking to its own

@@ -200,6 +200,7 @@ bool kw_ipv4_is_broadcast(const struct kw_stack *stack, uint32_t addr);
 #define KW_ICMP_ECHO_REQUEST 8
 #define KW_ICMP_PROTO_UNREACH 2
 #define KW_ICMP_PORT_UNREACH 3
+#define KW_ICMP_FRAG_NEEDED 4
 /* ICMP errors we send: a token bucket, like Linux's icmp_ratelimit. */
 #define KW_ICMP_ERR_BURST 50
 #define KW_ICMP_ERR_EVERY_NS (10 * UINT64_C(1000000))
@@ -234,6 +235,10 @@ struct kw_stack_tcp_ops {
 	 * sends it through input, which verifies). */
 	void (*input_csum_ok)(struct kw_tcp_layer *layer, uint32_t src, uint32_t dst,
 			      const void *segment, size_t len, uint64_t now_ns);
+	/* Fragmentation needed, with the next-hop MTU (optional: NULL hands
+	 * it to icmp_unreachable as code 4). */
+	void (*icmp_frag_needed)(struct kw_tcp_layer *layer, uint32_t src, uint32_t dst,
+				 const void *quoted_tcp, size_t len, uint32_t mtu, uint64_t now_ns);
 };
 
 /* Counters beyond the public struct kw_stack_stats. */

@@ -81,6 +81,14 @@ void kw_tcp_input_csum_ok(struct kw_tcp_layer *layer, uint32_t src, uint32_t dst
 void kw_tcp_icmp_unreachable(struct kw_tcp_layer *layer, uint32_t src, uint32_t dst,
 			     const void *quoted_tcp, size_t len, int code, uint64_t now_ns);
 
+/* ICMP fragmentation needed (type 3 code 4, RFC 1191) for a segment we
+ * sent, with the next-hop MTU from the message: the connection's segments
+ * shrink to fit (never below Linux's 552-byte floor), what was lost is
+ * sent again. Ignored unless the quoted sequence number is in flight
+ * (RFC 5927), or when the MTU is below 68 or not below the current. */
+void kw_tcp_icmp_frag_needed(struct kw_tcp_layer *layer, uint32_t src, uint32_t dst,
+			     const void *quoted_tcp, size_t len, uint32_t mtu, uint64_t now_ns);
+
 /* Run every timer due at now_ns; returns the next deadline, or
  * KW_TIME_NEVER. */
 uint64_t kw_tcp_layer_poll(struct kw_tcp_layer *layer, uint64_t now_ns);
@@ -193,5 +201,8 @@ struct kw_tcp_stats {
 		 rst_in, rst_out, keepalive_probes, keepalive_aborts;
 };
 void kw_tcp_layer_stats(const struct kw_tcp_layer *layer, struct kw_tcp_stats *out);
+/* Data bytes a connection holds out of order (for tests and debugging):
+ * never more than the receive window it advertised. */
+size_t kw_tcp_ooo_bytes(const struct kw_tcp *s);
 
 #endif

@@ -642,6 +642,14 @@ void kw_tcp_icmp_unreachable(struct kw_tcp_layer *L, uint32_t src, uint32_t dst,
 	leave(L);
 }
 
+void kw_tcp_icmp_frag_needed(struct kw_tcp_layer *L, uint32_t src, uint32_t dst,
+			     const void *quoted_tcp, size_t len, uint32_t mtu, uint64_t now_ns)
+{
+	enter(L);
+	tcp_icmp_frag_needed(L, src, dst, quoted_tcp, len, mtu, now_ns);
+	leave(L);
+}
+
 /* ---- socket-like calls ------------------------------------------------------ */
 
 int kw_tcp_open(struct kw_tcp_layer *L, struct kw_tcp **out)

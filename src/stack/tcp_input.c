@@ -103,21 +103,18 @@ static void reply_reset(struct kw_tcp_layer *L, const struct seg *s, uint64_t no
 
 static void apply_syn_options(struct kw_tcp *c, const struct seg *s, uint64_t now_ns)
 {
-	uint16_t peer = s->opt.mss_ok ? s->opt.mss : TCP_DEFAULT_MSS;
-
-	c->mss = c->layer->env.mss < peer ? c->layer->env.mss : peer;
+	/* An MSS option of 0 counts as none, as for Linux. */
+	c->peer_mss = s->opt.mss_ok && s->opt.mss ? s->opt.mss : TCP_DEFAULT_MSS;
 	/* RFC 7323 §3.2: timestamps are on when the SYN we answer offered
 	 * them, or the SYN-ACK to ours carried them (we always offer). The
 	 * MSS counts no options (RFC 6691): data segments then carry 12
-	 * bytes fewer. */
+	 * bytes fewer (tcp_mss_now, which also clamps a tiny MSS). */
 	c->ts_ok = s->opt.ts_ok;
 	if (c->ts_ok) {
 		c->ts_recent = s->opt.tsval;
 		c->ts_recent_at = now_ns;
-		c->mss = (uint16_t)(c->mss - TCP_TS_OPTLEN);
 	}
-	if (c->mss < 64)
-		c->mss = 64;
+	c->mss = tcp_mss_now(c);
 	if (s->opt.ws_ok) {
 		c->ws_ok = true;
 		c->snd_wscale = s->opt.ws > TCP_MAX_WSCALE ? TCP_MAX_WSCALE : s->opt.ws;
@@ -203,6 +200,7 @@ static void syn_sent_input(struct kw_tcp *c, const struct seg *s, uint64_t now_n
 	if (ack_ok) {
 		if (!ts_rtt_sample(c, s, now_ns) && c->rtt_timing && c->retries == 0)
 			tcp_rtt_sample(c, now_ns - c->rtt_start);
+		tcp_rto_after_handshake(c);
 		c->rtt_timing = false;
 		c->retries = 0;
 		c->snd_una = s->ack;
@@ -251,15 +249,70 @@ static void process_fin(struct kw_tcp *c, uint64_t now_ns)
 	}
 }
 
+/* Out-of-order data is held only once per sequence number: the list is
+ * sorted and its pieces never overlap, so the bytes held never exceed the
+ * sequence space they cover, which lies inside the window we advertised
+ * (sync_input trims every segment to it). A new segment is trimmed
+ * against its neighbours (its head against the piece before it, its tail
+ * against the piece after it) and replaces the pieces it covers whole,
+ * as Linux's tcp_data_queue_ofo drops the skbs a new one covers. We trim
+ * rather than merge: merging would copy the bytes already held again for
+ * every segment, and a peer sending one-byte pieces next to a large one
+ * would make that quadratic. TCP_OOO_MAX bounds the pieces (and so the
+ * per-piece overhead) on top of the bytes. */
+static void ooo_free(struct kw_tcp *c, struct tcp_ooo **pp)
+{
+	struct tcp_ooo *o = *pp;
+
+	*pp = o->next;
+	c->n_ooo--;
+	c->ooo_bytes -= o->len;
+	free(o);
+}
+
 static void ooo_insert(struct kw_tcp *c, seq_t seq, const uint8_t *data, uint32_t len, bool fin)
 {
-	struct tcp_ooo **pp = &c->ooo, *o;
+	struct tcp_ooo **pp = &c->ooo, *o, *prev = NULL;
+	seq_t end = seq_add(seq, len);
+	int32_t d = seq_diff(c->rcv_adv, c->rcv_nxt);
+	uint32_t wnd = d > 0 ? (uint32_t)d : 0;
 
-	for (o = c->ooo; o; o = o->next)
-		if (seq_geq(seq, o->seq) && seq_leq(seq_add(seq, len), seq_add(o->seq, o->len)) &&
-		    (!fin || o->fin))
+	while (*pp && seq_lt((*pp)->seq, seq)) {
+		prev = *pp;
+		pp = &prev->next;
+	}
+	if (prev) {
+		seq_t pend = seq_add(prev->seq, prev->len);
+		if (seq_geq(pend, end)) {
+			if (fin && pend == end)
+				prev->fin = true;
 			return;             /* nothing new */
-	if (c->n_ooo >= TCP_OOO_MAX)
+		}
+		if (seq_gt(pend, seq)) {
+			uint32_t cut = (uint32_t)seq_diff(pend, seq);
+			data += cut;
+			len -= cut;
+			seq = pend;
+		}
+	}
+	o = *pp;
+	if (o && o->seq == seq && seq_geq(seq_add(o->seq, o->len), end)) {
+		if (fin && seq_add(o->seq, o->len) == end)
+			o->fin = true;
+		return;                     /* nothing new */
+	}
+	/* Pieces the new one covers whole go (their FIN with them when it
+	 * is at the same place). */
+	while ((o = *pp) != NULL && seq_leq(seq_add(o->seq, o->len), end)) {
+		if (o->fin && seq_add(o->seq, o->len) == end)
+			fin = true;
+		ooo_free(c, pp);
+	}
+	if (o && seq_lt(o->seq, end)) {
+		len = (uint32_t)seq_diff(o->seq, seq);
+		fin = false;                /* data follows: not the end */
+	}
+	if (c->n_ooo >= TCP_OOO_MAX || c->ooo_bytes + len > wnd)
 		return;
 	o = malloc(sizeof(*o) + len);
 	if (!o)
@@ -268,11 +321,15 @@ static void ooo_insert(struct kw_tcp *c, seq_t seq, const uint8_t *data, uint32_
 	o->len = len;
 	o->fin = fin;
 	memcpy(o->data, data, len);
-	while (*pp && seq_leq((*pp)->seq, seq))
-		pp = &(*pp)->next;
 	o->next = *pp;
 	*pp = o;
 	c->n_ooo++;
+	c->ooo_bytes += len;
+}
+
+size_t kw_tcp_ooo_bytes(const struct kw_tcp *c)
+{
+	return c->ooo_bytes;
 }
 
 /* Move what became in-order from the out-of-order list. */
@@ -286,6 +343,7 @@ static void ooo_pull(struct kw_tcp *c, uint64_t now_ns)
 
 		c->ooo = o->next;
 		c->n_ooo--;
+		c->ooo_bytes -= o->len;
 		if (seq_gt(end, c->rcv_nxt)) {
 			uint32_t off = (uint32_t)seq_diff(c->rcv_nxt, o->seq);
 			size_t n = ring_write(&c->rcv, o->data + off, o->len - off);
@@ -458,7 +516,7 @@ static void sync_input(struct kw_tcp *c, struct seg *s, uint64_t now_ns)
 		if (s->seq == c->rcv_nxt)
 			reset_connection(c);
 		else if (seq_in_range(s->seq, c->rcv_nxt, rwnd ? wend : seq_succ(c->rcv_nxt)))
-			tcp_send_ack(c, now_ns);    /* challenge ACK */
+			tcp_send_challenge_ack(c, now_ns);
 		return;
 	}
 
@@ -509,7 +567,7 @@ static void sync_input(struct kw_tcp *c, struct seg *s, uint64_t now_ns)
 
 	/* 3. SYN on a synchronized connection: challenge ACK (RFC 5961 §4). */
 	if (s->flags & TH_SYN) {
-		tcp_send_ack(c, now_ns);
+		tcp_send_challenge_ack(c, now_ns);
 		return;
 	}
 
@@ -525,6 +583,7 @@ static void sync_input(struct kw_tcp *c, struct seg *s, uint64_t now_ns)
 		c->max_snd_wnd = c->snd_wnd;
 		c->snd_wl1 = s->seq;
 		c->snd_wl2 = s->ack;
+		tcp_rto_after_handshake(c);     /* process_ack may sample below */
 		tcp_set_state(c, KW_TCP_ESTABLISHED);
 		tcp_child_established(c);
 	}
@@ -533,7 +592,7 @@ static void sync_input(struct kw_tcp *c, struct seg *s, uint64_t now_ns)
 		return;
 	}
 	if (seq_lt(s->ack, seq_add(c->snd_una, -(c->max_snd_wnd > 65535 ? c->max_snd_wnd : 65535)))) {
-		tcp_send_ack(c, now_ns);           /* RFC 5961 §5.2 */
+		tcp_send_challenge_ack(c, now_ns); /* RFC 5961 §5.2 */
 		return;
 	}
 	/* TS.Recent (RFC 7323 §4.3, §5.3 R3): from a segment acceptable in
@@ -763,7 +822,7 @@ void tcp_icmp_unreachable(struct kw_tcp_layer *L, uint32_t src, uint32_t dst,
 	if (!(seq_geq(seq, c->snd_una) && seq_leq(seq, c->snd_max)))
 		return;                 /* not for anything in flight: blind */
 	if (code == 4)
-		return;                 /* fragmentation needed: no PMTUD here */
+		return;                 /* fragmentation needed: tcp_icmp_frag_needed */
 	/* As Linux: an unreachable ends a connection still opening; an
 	 * established one keeps retrying (soft error). */
 	if (c->state == KW_TCP_SYN_SENT)

@@ -26,6 +26,7 @@
 
 /* ---- tunables (documented values) ---------------------------------------- */
 #define TCP_RTO_INITIAL   (1 * KW_NS_PER_S)     /* RFC 6298 (2.1) */
+#define TCP_RTO_FALLBACK  (3 * KW_NS_PER_S)     /* RFC 6298 (5.7), Linux TCP_TIMEOUT_FALLBACK */
 #define TCP_RTO_MIN       (200 * KW_NS_PER_MS)  /* Linux's floor, not RFC's 1 s */
 #define TCP_RTO_MAX       (120 * KW_NS_PER_S)   /* Linux; RFC 6298 (2.5): >= 60 s */
 #define TCP_SYN_RETRIES   6                     /* Linux tcp_syn_retries */
@@ -166,6 +167,11 @@ struct kw_tcp {
 	int fatal;              /* sticky: recv/send return -fatal */
 	uint64_t oow_ack_at;    /* last rate-limited ACK to a bad segment (0: none) */
 	void *user;
+
+	/* bounds against hostile or broken peers */
+	uint32_t ooo_bytes;     /* data bytes held out of order (<= the window) */
+	uint16_t peer_mss;      /* the peer's MSS option (0: not known yet) */
+	uint16_t pmtu;          /* path MTU from ICMP (0: the link's, env.mss + 40) */
 };
 
 struct conn_table {
@@ -188,6 +194,9 @@ struct kw_tcp_layer {
 	struct kw_tcp **dead;
 	size_t ndead, capdead;
 	int depth;
+	/* RFC 5961 §7 challenge ACK limit (tcp_bounds.c) */
+	uint64_t challenge_sec;  /* second + 1 that challenge_left is for (0: none) */
+	uint32_t challenge_left;
 };
 
 /* ---- ring buffer (tcp_conn.c) -------------------------------------------- */
@@ -272,6 +281,15 @@ void tcp_rtt_sample(struct kw_tcp *c, uint64_t rtt_ns);
 void tcp_delack_arm(struct kw_tcp *c, uint64_t now_ns);
 void tcp_ka_update(struct kw_tcp *c);                    /* recompute ka_at */
 void tcp_persist_check(struct kw_tcp *c, uint64_t now_ns);
+void tcp_rto_after_handshake(struct kw_tcp *c);          /* RFC 6298 (5.7) */
+
+/* ---- tcp_bounds.c ---------------------------------------------------------- */
+/* The MSS of data segments now: path MTU, the peer's MSS, options. */
+uint16_t tcp_mss_now(const struct kw_tcp *c);
+/* An RFC 5961 challenge ACK, within the layer's per-second limit. */
+void tcp_send_challenge_ack(struct kw_tcp *c, uint64_t now_ns);
+void tcp_icmp_frag_needed(struct kw_tcp_layer *L, uint32_t src, uint32_t dst,
+			  const uint8_t *q, size_t len, uint32_t mtu, uint64_t now_ns);
 
 /* ---- tcp_input.c ----------------------------------------------------------- */
 struct tcp_opts {

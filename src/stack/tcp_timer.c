@@ -209,3 +209,16 @@ void tcp_timer_fire(struct kw_timer *t, void *arg, uint64_t now_ns)
 	}
 	tcp_ka_update(c);
 }
+
+/* RFC 6298 (5.7): when the handshake gave no RTT sample (its SYN or
+ * SYN-ACK was retransmitted, so Karn's rule forbids one, and no timestamp
+ * echo gave one), the RTO is re-initialised to 3 s as data transmission
+ * begins, not left at the backed-off value. Linux does the same in
+ * tcp_init_transfer -> tcp_init_metrics whenever srtt is still 0
+ * (TCP_TIMEOUT_FALLBACK); called before the sample the handshake's last
+ * ACK may give (passive side), which then replaces it. */
+void tcp_rto_after_handshake(struct kw_tcp *c)
+{
+	if (!c->have_rtt)
+		c->rto = TCP_RTO_FALLBACK;
+}
