@@ -67,9 +67,8 @@ void tcp_send_challenge_ack(struct kw_tcp *c, uint64_t now_ns)
 }
 
 /* RFC 1191 with the RFC 5927 §4.1 check, as Linux's tcp_v4_err and
- * tcp_v4_mtu_reduced: an MTU below 68 (no IPv4 link is that small: a
- * forgery or a pre-RFC 1191 router's 0) is ignored, one below 552 is
- * raised to 552, one not below the path MTU already in use changes
+ * tcp_v4_mtu_reduced: an MTU below 552 (even a pre-RFC 1191 router's 0)
+ * is raised to 552 (ip_rt_min_pmtu), one not below the path MTU already in use changes
  * nothing. When the MSS shrinks, every segment in flight was larger than
  * the path allows and is lost: they are sent again now at the new size
  * (Linux's tcp_simple_retransmit), cwnd untouched (the data in flight did
@@ -89,8 +88,6 @@ void tcp_icmp_frag_needed(struct kw_tcp_layer *L, uint32_t src, uint32_t dst,
 	seq = get32(q + 4);
 	if (!(seq_geq(seq, c->snd_una) && seq_leq(seq, c->snd_max)))
 		return;                 /* not for anything in flight: blind */
-	if (mtu < 68)
-		return;
 	if (mtu < TCP_MIN_PMTU)
 		mtu = TCP_MIN_PMTU;
 	if (mtu >= path_mtu(c) || mtu > 65535)

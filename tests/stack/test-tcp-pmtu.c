@@ -220,9 +220,6 @@ static void test_checks(void)
 	frag_needed(&p, lport ^ 1, una, 1000);
 	tap_is_u64(seg_size(&p, c, s), 1448, "ICMP for another port: ignored");
 	una = last0.seq + (uint32_t)last0.dlen;
-	frag_needed(&p, lport, una, 67);
-	tap_is_u64(seg_size(&p, c, s), 1448, "next-hop MTU 67 (below IPv4's 68): ignored");
-	una = last0.seq + (uint32_t)last0.dlen;
 	frag_needed(&p, lport, una, 1500);
 	tap_is_u64(seg_size(&p, c, s), 1448, "next-hop MTU 1500 (not below the current): ignored");
 	una = last0.seq + (uint32_t)last0.dlen;
@@ -245,6 +242,28 @@ static void test_checks(void)
 static struct { size_t len; uint16_t gso; uint32_t seq; } gso_log[GSO_MAX];
 static unsigned ngso;
 static uint32_t gso_iss;
+
+/* A next-hop MTU below 552, even 0 (a router older than RFC 1191), is
+ * raised to 552 as Linux's __ip_rt_update_pmtu does. */
+static void test_mtu_zero(void)
+{
+	struct tcp_pair p;
+	struct kw_tcp *c, *s;
+	uint32_t a, una;
+	uint16_t lport;
+
+	pair_init(&p, 1304);
+	p.tap = last_tap;
+	tap_ok(pair_connect(&p, 80, &c, &s, NULL) == 0, "connected");
+	kw_tcp_local(c, &a, &lport);
+	tap_is_u64(seg_size(&p, c, s), 1448, "segments of 1448 bytes at first");
+	una = last0.seq + (uint32_t)last0.dlen;
+	frag_needed(&p, lport, una, 0);
+	tap_is_u64(seg_size(&p, c, s), 552 - 52, "next-hop MTU 0: raised to 552 as Linux does");
+	kw_tcp_close(c, p.now);
+	kw_tcp_close(s, p.now);
+	pair_fini(&p);
+}
 
 static void off_output(void *ctx, uint32_t src, uint32_t dst, const void *seg, size_t len,
 		       uint64_t now_ns)
@@ -333,6 +352,7 @@ int main(void)
 	test_transfer(1000, 1301, "link MTU 1000, ICMP from the router");
 	test_segments_fit();
 	test_checks();
+	test_mtu_zero();
 	test_gso();
 	return tap_done();
 }
