@@ -161,6 +161,9 @@ size_t kw_tcp_layer_unfinished(const struct kw_tcp_layer *layer);
 struct kw_tcp_stats {
 	uint64_t segs_in, segs_out, retransmits, fast_retransmits, bad_segments,
 		 rst_in, rst_out, keepalive_probes, keepalive_aborts;
+	/* SYN cookies (a listener's SYN queue was full): SYN-ACKs sent with
+	 * one, ACKs that carried a valid one, ACKs that did not. */
+	uint64_t syncookies_sent, syncookies_ok, syncookies_failed;
 };
 void kw_tcp_layer_stats(const struct kw_tcp_layer *layer, struct kw_tcp_stats *out);
 

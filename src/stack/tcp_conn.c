@@ -1133,8 +1133,10 @@ struct kw_tcp *tcp_child_new(struct kw_tcp *l, uint32_t laddr, uint32_t raddr,
 	struct kw_tcp_layer *L = l->layer;
 	struct kw_tcp *c;
 
-	if (l->n_accept >= (unsigned)l->backlog || l->n_syn >= (unsigned)l->backlog)
-		return NULL;            /* SYN backlog or accept queue full: drop */
+	/* Accept queue full: drop (the SYN queue is the caller's: when it is
+	 * full, a SYN is answered with a cookie, tcp_input.c). */
+	if (l->n_accept >= (unsigned)l->backlog)
+		return NULL;
 	c = tcp_conn_new(L);
 	if (!c)
 		return NULL;

@@ -93,6 +93,8 @@ struct kw_tcp {
 	unsigned n_syn, n_accept;
 	struct kw_tcp *syn_head, *syn_tail;      /* children in SYN-RECEIVED */
 	struct kw_tcp *acc_head, *acc_tail;      /* established, not accepted */
+	bool synq_overflowed;   /* the SYN queue was full once: cookies went out */
+	uint64_t synq_overflow_at;               /* when last (Linux's tcp_synq_overflow) */
 	/* child of a listener (until accepted) */
 	struct kw_tcp *parent;
 	struct kw_tcp *qnext, *qprev;            /* in parent's accept queue */
