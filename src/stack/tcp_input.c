@@ -399,9 +399,15 @@ static void ooo_insert(struct kw_tcp *c, seq_t seq, const uint8_t *data, uint32_
 			return;             /* nothing new */
 	if (c->n_ooo >= TCP_OOO_MAX)
 		return;
-	o = malloc(sizeof(*o) + len);
-	if (!o)
+	if (!tcp_mem_charge(c->layer, sizeof(*o) + len, true)) {
+		c->layer->stats.mem_drops++;        /* pressure: dropped first */
 		return;
+	}
+	o = malloc(sizeof(*o) + len);
+	if (!o) {
+		tcp_mem_uncharge(c->layer, sizeof(*o) + len);
+		return;
+	}
 	o->seq = seq;
 	o->len = len;
 	o->fin = fin;
@@ -430,6 +436,7 @@ static void ooo_pull(struct kw_tcp *c, uint64_t now_ns)
 			c->rcv_nxt = seq_add(c->rcv_nxt, (uint32_t)n);
 		}
 		fin = o->fin && c->rcv_nxt == end && !c->fin_received;
+		tcp_mem_uncharge(c->layer, sizeof(*o) + o->len);
 		free(o);
 		if (fin)
 			process_fin(c, now_ns);
@@ -449,6 +456,7 @@ static void process_ack(struct kw_tcp *c, const struct seg *s, uint64_t now_ns)
 		c->rtt_timing = false;
 	}
 	ring_drop(&c->snd, data);
+	tcp_mem_reclaim(c);
 	c->snd_una = s->ack;
 	if (seq_lt(c->snd_nxt, c->snd_una))
 		c->snd_nxt = c->snd_una;
@@ -760,7 +768,12 @@ static void sync_input(struct kw_tcp *c, struct seg *s, uint64_t now_ns)
 	if (s->dlen > 0 || (s->flags & TH_FIN)) {
 		if (s->seq == c->rcv_nxt) {
 			bool had_ooo = c->ooo != NULL;
-			size_t n = ring_write(&c->rcv, s->data, s->dlen);
+			size_t n;
+
+			/* At the memory cap: dropped as if the window were full. */
+			if (s->dlen > 0)
+				tcp_ring_alloc(c, &c->rcv);
+			n = ring_write(&c->rcv, s->data, s->dlen);
 
 			c->rcv_nxt = seq_add(c->rcv_nxt, (uint32_t)n);
 			if (n == s->dlen && (s->flags & TH_FIN) && !c->fin_received)
