@@ -5,7 +5,7 @@
 # corpus. Fails, naming the crash files, if a target finds anything.
 #
 # From the Makefile: FUZZ_CC, FUZZ_CFLAGS, FUZZ_CPPFLAGS, FUZZ_SECONDS,
-# FUZZ_TARGETS (names: config stack), FUZZ_SRCDIR, FUZZ_WORKDIR, and
+# FUZZ_TARGETS (names: config stack listener), FUZZ_SRCDIR, FUZZ_WORKDIR, and
 # FUZZ_SOURCES_<name>: the sources of each target, relative to FUZZ_SRCDIR
 # (headers may be among them: only the .c files are compiled).
 set -u
@@ -14,7 +14,7 @@ cc=${FUZZ_CC:-clang}
 seconds=${FUZZ_SECONDS:-60}
 srcdir=${FUZZ_SRCDIR:-.}
 work=${FUZZ_WORKDIR:-fuzz-work}
-targets=${FUZZ_TARGETS:-config stack}
+targets=${FUZZ_TARGETS:-config stack listener}
 
 mkdir -p "$work" || exit 1
 

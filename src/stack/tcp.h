@@ -199,10 +199,29 @@ void kw_tcp_info(const struct kw_tcp *s, struct kw_tcp_info *out, uint64_t now_n
 struct kw_tcp_stats {
 	uint64_t segs_in, segs_out, retransmits, fast_retransmits, bad_segments,
 		 rst_in, rst_out, keepalive_probes, keepalive_aborts;
+	/* SYN cookies (a listener's SYN queue was full): SYN-ACKs sent with
+	 * one, ACKs that carried a valid one, ACKs that did not. */
+	uint64_t syncookies_sent, syncookies_ok, syncookies_failed;
+	/* Stack memory (kw_tcp_layer_set_mem_limit): bytes in use now and
+	 * the cap; what was refused for it: segments with new data dropped
+	 * (as if the window were full), out-of-order segments not kept under
+	 * pressure, connections refused, send buffers not allocated. */
+	uint64_t mem_in_use, mem_limit, mem_drops;
 };
 void kw_tcp_layer_stats(const struct kw_tcp_layer *layer, struct kw_tcp_stats *out);
 /* Data bytes a connection holds out of order (for tests and debugging):
  * never more than the receive window it advertised. */
 size_t kw_tcp_ooo_bytes(const struct kw_tcp *s);
+
+/* The cap on the layer's memory for connections: send and receive
+ * buffers, out-of-order segments, connection blocks (TIME-WAIT ones
+ * included). Default KW_TCP_MEM_DEFAULT; 0 restores it. Above 3/4 of the
+ * cap (pressure) out-of-order segments are dropped and emptied buffers
+ * are given back; at the cap, segments with new data that need a buffer
+ * are dropped as if the window were full, kw_tcp_send() takes nothing
+ * (kw_tcp_send_space() is 0), and new connections fail: kw_tcp_open()
+ * with -ENOMEM, a SYN is dropped. Lowering it frees nothing at once. */
+#define KW_TCP_MEM_DEFAULT ((size_t)1 << 30)     /* 1 GiB */
+void kw_tcp_layer_set_mem_limit(struct kw_tcp_layer *layer, size_t bytes);
 
 #endif

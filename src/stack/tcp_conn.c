@@ -31,9 +31,10 @@ size_t ring_write(struct ring *r, const void *p, size_t n)
 	const uint8_t *src = p;
 	size_t tail, first;
 
-	/* Buffers are allocated by the first byte that needs them: an idle
-	 * connection (keepalive only) never pays for its 2 x cap. */
-	if (n == 0 || (r->buf == NULL && ring_init(r, r->cap) < 0))
+	/* Buffers are allocated by the first byte that needs them, through
+	 * tcp_ring_alloc (charged to the layer): an idle connection
+	 * (keepalive only) never pays for its 2 x cap. */
+	if (n == 0 || r->buf == NULL)
 		return 0;
 	if (n > ring_space(r))
 		n = ring_space(r);
@@ -68,7 +69,7 @@ void ring_drop(struct ring *r, size_t n)
 		r->head = 0;
 }
 
-static int ring_resize(struct ring *r, size_t cap)
+static int ring_resize(struct kw_tcp *c, struct ring *r, size_t cap)
 {
 	struct ring nr;
 
@@ -78,13 +79,92 @@ static int ring_resize(struct ring *r, size_t cap)
 	}
 	if (cap < r->len)
 		cap = r->len;
-	if (ring_init(&nr, cap) < 0)
+	/* A buffer in use moves to one of the new size: charged first, and
+	 * refused under pressure if it grows (Linux stops buffer growth). */
+	if (!tcp_mem_charge(c->layer, cap, cap > r->cap))
 		return -ENOMEM;
+	if (ring_init(&nr, cap) < 0) {
+		tcp_mem_uncharge(c->layer, cap);
+		return -ENOMEM;
+	}
+	tcp_mem_uncharge(c->layer, r->cap);
 	ring_peek(r, 0, nr.buf, r->len);
 	nr.len = r->len;
 	free(r->buf);
 	*r = nr;
 	return 0;
+}
+
+/* ---- memory accounting (the layer's cap) ----------------------------------- */
+
+bool tcp_mem_charge(struct kw_tcp_layer *L, size_t n, bool optional)
+{
+	size_t cap = optional ? TCP_MEM_PRESSURE(L->mem_limit) : L->mem_limit;
+
+	if (n > cap || L->mem_used > cap - n)
+		return false;
+	L->mem_used += n;
+	return true;
+}
+
+void tcp_mem_uncharge(struct kw_tcp_layer *L, size_t n)
+{
+	L->mem_used = n > L->mem_used ? 0 : L->mem_used - n;
+}
+
+static unsigned ring_bit(const struct kw_tcp *c, const struct ring *r)
+{
+	return r == &c->snd ? TCP_MEM_SND : TCP_MEM_RCV;
+}
+
+int tcp_ring_alloc(struct kw_tcp *c, struct ring *r)
+{
+	struct kw_tcp_layer *L = c->layer;
+
+	if (r->buf)
+		return 0;
+	if (!tcp_mem_charge(L, r->cap, false)) {
+		L->stats.mem_drops++;
+		return -ENOBUFS;
+	}
+	if (ring_init(r, r->cap) < 0) {
+		tcp_mem_uncharge(L, r->cap);
+		return -ENOBUFS;
+	}
+	c->mem_rings |= (uint8_t)ring_bit(c, r);
+	return 0;
+}
+
+static void conn_ring_free(struct kw_tcp *c, struct ring *r)
+{
+	unsigned bit = ring_bit(c, r);
+
+	if (r->buf && (c->mem_rings & bit))
+		tcp_mem_uncharge(c->layer, r->cap);
+	c->mem_rings &= (uint8_t)~bit;
+	ring_free(r);
+}
+
+void tcp_mem_reclaim(struct kw_tcp *c)
+{
+	struct kw_tcp_layer *L = c->layer;
+
+	if (L->mem_used <= TCP_MEM_PRESSURE(L->mem_limit))
+		return;
+	if (c->snd.buf && c->snd.len == 0)
+		conn_ring_free(c, &c->snd);
+	if (c->rcv.buf && c->rcv.len == 0)
+		conn_ring_free(c, &c->rcv);
+}
+
+/* Whether the send ring has, or could get, room now. */
+static size_t snd_room(const struct kw_tcp *c)
+{
+	const struct kw_tcp_layer *L = c->layer;
+
+	if (!c->snd.buf && (c->snd.cap > L->mem_limit || L->mem_used > L->mem_limit - c->snd.cap))
+		return 0;
+	return ring_space(&c->snd);
 }
 
 /* ---- SipHash-2-4 (keyed hash for ISNs, ports and the tables) -------------- */
@@ -337,10 +417,17 @@ static void list_remove(struct kw_tcp **head, struct kw_tcp **tail, struct kw_tc
 
 struct kw_tcp *tcp_conn_new(struct kw_tcp_layer *L)
 {
-	struct kw_tcp *c = calloc(1, sizeof(*c));
+	struct kw_tcp *c;
 
-	if (!c)
+	if (!tcp_mem_charge(L, sizeof(*c), false)) {
+		L->stats.mem_drops++;   /* at the cap: no new connection */
 		return NULL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		tcp_mem_uncharge(L, sizeof(*c));
+		return NULL;
+	}
 	c->layer = L;
 	c->state = KW_TCP_CLOSED;
 	c->snd.cap = TCP_BUF_DEFAULT;
@@ -381,10 +468,12 @@ static void free_conn(struct kw_tcp *c)
 		c->all_next->all_prev = c->all_prev;
 	for (o = c->ooo; o; o = next) {
 		next = o->next;
+		tcp_mem_uncharge(L, sizeof(*o) + o->len);
 		free(o);
 	}
-	ring_free(&c->snd);
-	ring_free(&c->rcv);
+	conn_ring_free(c, &c->snd);
+	conn_ring_free(c, &c->rcv);
+	tcp_mem_uncharge(L, sizeof(*c));
 	free(c);
 }
 
@@ -507,9 +596,9 @@ void tcp_enter_time_wait(struct kw_tcp *c, uint64_t now_ns)
 	/* Everything we sent is acknowledged and nothing more can arrive: a
 	 * connection waiting out 2*MSL keeps no buffers, only what it needs to
 	 * answer a retransmitted FIN. Bytes the program has not read stay. */
-	ring_free(&c->snd);
+	conn_ring_free(c, &c->snd);
 	if (c->rcv.len == 0 || !c->user_ref)
-		ring_free(&c->rcv);
+		conn_ring_free(c, &c->rcv);
 	tcp_timer_update(c);
 	tcp_notify(c);
 }
@@ -529,6 +618,7 @@ struct kw_tcp_layer *kw_tcp_layer_create(const struct kw_tcp_env *env)
 	if (L->env.mss < 64)
 		L->env.mss = TCP_DEFAULT_MSS;
 	L->msl_ns = TCP_MSL_DEFAULT;
+	L->mem_limit = KW_TCP_MEM_DEFAULT;
 	L->conns.nb = 1024;
 	L->conns.b = calloc(L->conns.nb, sizeof(*L->conns.b));
 	if (!L->env.ip_output_offload || L->env.gso_max < L->env.mss)
@@ -583,6 +673,13 @@ uint64_t kw_tcp_layer_next_deadline(const struct kw_tcp_layer *L)
 void kw_tcp_layer_stats(const struct kw_tcp_layer *L, struct kw_tcp_stats *out)
 {
 	*out = L->stats;
+	out->mem_in_use = L->mem_used;
+	out->mem_limit = L->mem_limit;
+}
+
+void kw_tcp_layer_set_mem_limit(struct kw_tcp_layer *L, size_t bytes)
+{
+	L->mem_limit = bytes ? bytes : KW_TCP_MEM_DEFAULT;
 }
 
 size_t kw_tcp_layer_count(const struct kw_tcp_layer *L)
@@ -835,6 +932,8 @@ ssize_t kw_tcp_send(struct kw_tcp *c, const void *buf, size_t len, uint64_t now_
 		return -EPIPE;
 	if (len == 0)
 		return 0;
+	if (tcp_ring_alloc(c, &c->snd) < 0)
+		return -EAGAIN;         /* at the cap (kw_tcp_send_space() says 0) */
 	n = ring_write(&c->snd, buf, len);
 	if (n == 0)
 		return -EAGAIN;
@@ -889,6 +988,7 @@ void kw_tcp_consume(struct kw_tcp *c, size_t n, uint64_t now_ns)
 		return;
 	before = (uint32_t)seq_diff(c->rcv_adv, c->rcv_nxt);
 	ring_drop(&c->rcv, n);
+	tcp_mem_reclaim(c);
 	/* Window update when the window opened by a useful amount (RFC 9293
 	 * §3.8.6.2.2, receiver-side SWS avoidance). */
 	after = (uint32_t)ring_space(&c->rcv);
@@ -915,7 +1015,7 @@ size_t kw_tcp_send_space(const struct kw_tcp *c)
 		return 0;
 	if (c->state != KW_TCP_ESTABLISHED && c->state != KW_TCP_CLOSE_WAIT)
 		return 0;
-	return ring_space(&c->snd);
+	return snd_room(c);
 }
 
 int kw_tcp_shutdown(struct kw_tcp *c, int how, uint64_t now_ns)
@@ -1054,7 +1154,7 @@ unsigned kw_tcp_events(const struct kw_tcp *c)
 	if (c->fatal)
 		ev |= KW_TCP_WRITABLE;
 	else if ((c->state == KW_TCP_ESTABLISHED || c->state == KW_TCP_CLOSE_WAIT) &&
-		 !c->wr_shut && ring_space(&c->snd) > 0)
+		 !c->wr_shut && snd_room(c) > 0)
 		ev |= KW_TCP_WRITABLE;
 	if (c->error)
 		ev |= KW_TCP_ERROR;
@@ -1159,7 +1259,7 @@ int kw_tcp_set_buffers(struct kw_tcp *c, size_t sndbuf, size_t rcvbuf)
 {
 	if (sndbuf) {
 		sndbuf = sndbuf < TCP_BUF_MIN ? TCP_BUF_MIN : sndbuf > TCP_BUF_MAX ? TCP_BUF_MAX : sndbuf;
-		if (ring_resize(&c->snd, sndbuf) < 0)
+		if (ring_resize(c, &c->snd, sndbuf) < 0)
 			return -ENOMEM;
 	}
 	if (rcvbuf) {
@@ -1170,7 +1270,7 @@ int kw_tcp_set_buffers(struct kw_tcp *c, size_t sndbuf, size_t rcvbuf)
 			if (rcvbuf < adv)
 				rcvbuf = adv;
 		}
-		if (ring_resize(&c->rcv, rcvbuf) < 0)
+		if (ring_resize(c, &c->rcv, rcvbuf) < 0)
 			return -ENOMEM;
 	}
 	return 0;
@@ -1186,8 +1286,10 @@ struct kw_tcp *tcp_child_new(struct kw_tcp *l, uint32_t laddr, uint32_t raddr,
 	struct kw_tcp_layer *L = l->layer;
 	struct kw_tcp *c;
 
-	if (l->n_accept >= (unsigned)l->backlog || l->n_syn >= (unsigned)l->backlog)
-		return NULL;            /* SYN backlog or accept queue full: drop */
+	/* Accept queue full: drop (the SYN queue is the caller's: when it is
+	 * full, a SYN is answered with a cookie, tcp_input.c). */
+	if (l->n_accept >= (unsigned)l->backlog)
+		return NULL;
 	c = tcp_conn_new(L);
 	if (!c)
 		return NULL;

@@ -11,6 +11,7 @@
  * TSecr. */
 #include "stack/checksum.h"
 #include "stack/tcp_internal.h"
+#include "stack/tcp_syncookie.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -126,6 +127,132 @@ static void apply_syn_options(struct kw_tcp *c, const struct seg *s, uint64_t no
 	c->cwnd = 10u * c->mss;
 }
 
+/* ---- SYN cookies (tcp_syncookie.h; Linux with tcp_syncookies=1) ---------- */
+
+static void sync_input(struct kw_tcp *c, struct seg *s, uint64_t now_ns);
+
+static void cookie_key(const struct kw_tcp_layer *L, struct tcp_cookie_key *k)
+{
+	uint64_t seed = L->env.seed;
+
+	k->k0 = tcp_siphash(seed, ~seed, "syncookie", 9);
+	k->k1 = tcp_siphash(~seed, seed, "syncookie", 9);
+}
+
+/* rcv_wscale for a receive buffer of cap bytes, as alloc_buffers sets it
+ * on the child that the cookie's ACK creates. */
+static uint8_t wscale_for(size_t cap)
+{
+	uint8_t ws = 0;
+
+	while (ws < TCP_MAX_WSCALE && ((size_t)65535 << ws) < cap)
+		ws++;
+	return ws;
+}
+
+/* The SYN queue is full: answer with a SYN-ACK whose ISN is a cookie and
+ * keep nothing. The SYN-ACK is the one a child would send (same options,
+ * window, TSecr), built on a connection block on the stack that lives for
+ * this call only; its TSval carries the peer's window scale. */
+static void cookie_synack(struct kw_tcp *l, const struct seg *s, uint64_t now_ns)
+{
+	struct kw_tcp_layer *L = l->layer;
+	struct tcp_cookie_key key;
+	struct tcp_cookie_tuple t = { s->dst, s->src, s->dport, s->sport };
+	struct kw_tcp tmp;
+
+	cookie_key(L, &key);
+	memset(&tmp, 0, sizeof(tmp));
+	tmp.layer = L;
+	tmp.state = KW_TCP_SYN_RECEIVED;
+	tmp.laddr = s->dst;
+	tmp.lport = s->dport;
+	tmp.raddr = s->src;
+	tmp.rport = s->sport;
+	tmp.rcv.cap = l->rcv.cap;
+	tmp.rcv_wscale = wscale_for(tmp.rcv.cap);
+	tmp.rtx_at = tmp.delack_at = tmp.ka_at = tmp.tw_at = KW_TIME_NEVER;
+	tmp.irs = s->seq;
+	tmp.rcv_nxt = tmp.rcv_adv = seq_succ(s->seq);
+	tmp.iss = tcp_syncookie_encode(&key, &t, s->seq,
+				       s->opt.mss_ok ? s->opt.mss : TCP_DEFAULT_MSS, now_ns);
+	tmp.snd_una = tmp.snd_nxt = tmp.snd_max = tmp.iss;
+	apply_syn_options(&tmp, s, now_ns);
+	if (tmp.ts_ok) {
+		/* SACK is never agreed (we do not offer it), ECN neither. */
+		struct tcp_cookie_opts o = { tmp.ws_ok, tmp.snd_wscale, false };
+		uint32_t ms = (uint32_t)(now_ns / TCP_TS_TICK);
+
+		tmp.ts_offset = tcp_ts_offset(L, tmp.laddr, tmp.lport, tmp.raddr, tmp.rport) +
+				(tcp_syncookie_ts_encode(ms, &o) - ms);
+	}
+	tcp_send_syn(&tmp, now_ns);
+	L->stats.syncookies_sent++;
+}
+
+/* An ACK reached a listener: is it the end of a handshake answered with a
+ * cookie? True when it was taken (a child made, or dropped because the
+ * accept queue is full, as Linux), false to answer with a RST: as
+ * cookie_v4_check, a bad cookie is an ACK without connection. */
+static bool cookie_ack(struct kw_tcp *l, const struct seg *s, uint64_t now_ns)
+{
+	struct kw_tcp_layer *L = l->layer;
+	struct tcp_cookie_key key;
+	struct tcp_cookie_tuple t = { s->dst, s->src, s->dport, s->sport };
+	seq_t irs = seq_pred(s->seq), iss = seq_pred(s->ack);
+	struct seg syn, first;
+	uint16_t mss;
+	struct kw_tcp *c;
+
+	if (s->flags & (TH_SYN | TH_RST))
+		return false;
+	/* No cookie went out in the last two periods: none can come back
+	 * (Linux's tcp_synq_no_recent_overflow), and guessing is not tried. */
+	if (!l->synq_overflowed ||
+	    now_ns - l->synq_overflow_at > TCP_SYNCOOKIE_MAX_AGE * TCP_SYNCOOKIE_PERIOD)
+		return false;
+	cookie_key(L, &key);
+	mss = tcp_syncookie_decode(&key, &t, irs, iss, now_ns);
+	if (mss == 0) {
+		L->stats.syncookies_failed++;
+		return false;
+	}
+	if (l->n_accept >= (unsigned)l->backlog)
+		return true;            /* as Linux: dropped, the peer retransmits */
+	c = tcp_child_new(l, s->dst, s->src, s->sport, now_ns);
+	if (!c)
+		return true;
+	L->stats.syncookies_ok++;
+	c->irs = irs;
+	c->rcv_nxt = s->seq;
+	/* What our SYN-ACK advertised (never scaled). */
+	c->rcv_adv = seq_add(c->rcv_nxt, (uint32_t)(c->rcv.cap > 65535 ? 65535 : c->rcv.cap));
+	c->last_ack_sent = c->rcv_nxt;
+	c->iss = c->snd_una = c->recover = iss;
+	c->snd_nxt = c->snd_max = s->ack;
+	c->snd_wl1 = irs;
+	c->snd_wl2 = iss;
+	/* The SYN as the cookie remembers it: the table's MSS; window scale
+	 * from the TSecr's low bits when timestamps are on, else none. */
+	memset(&syn, 0, sizeof(syn));
+	syn.opt.mss_ok = true;
+	syn.opt.mss = mss;
+	if (s->opt.ts_ok) {
+		struct tcp_cookie_opts o;
+
+		tcp_syncookie_ts_decode(s->opt.tsecr - c->ts_offset, &o);
+		syn.opt.ts_ok = true;
+		syn.opt.tsval = s->opt.tsval;
+		syn.opt.ws_ok = o.ws_ok;
+		syn.opt.ws = o.ws;
+	}
+	apply_syn_options(c, &syn, now_ns);
+	/* The ACK itself, with any data, as for a child in SYN-RECEIVED. */
+	first = *s;
+	sync_input(c, &first, now_ns);
+	return true;
+}
+
 static void listen_input(struct kw_tcp *l, const struct seg *s, uint64_t now_ns)
 {
 	struct kw_tcp *c;
@@ -133,11 +260,22 @@ static void listen_input(struct kw_tcp *l, const struct seg *s, uint64_t now_ns)
 	if (s->flags & TH_RST)
 		return;
 	if (s->flags & TH_ACK) {
-		reply_reset(l->layer, s, now_ns);
+		if (!cookie_ack(l, s, now_ns))
+			reply_reset(l->layer, s, now_ns);
 		return;
 	}
 	if (!(s->flags & TH_SYN))
 		return;
+	if (l->n_syn >= (unsigned)l->backlog) {
+		/* SYN queue full: a cookie (RFC 4987 §3.6), unless the accept
+		 * queue is full too, where Linux drops the SYN. */
+		if (l->n_accept < (unsigned)l->backlog) {
+			l->synq_overflowed = true;
+			l->synq_overflow_at = now_ns;
+			cookie_synack(l, s, now_ns);
+		}
+		return;
+	}
 	c = tcp_child_new(l, s->dst, s->src, s->sport, now_ns);
 	if (!c)
 		return;                 /* backlog full: drop, the peer retries */
@@ -267,6 +405,7 @@ static void ooo_free(struct kw_tcp *c, struct tcp_ooo **pp)
 	*pp = o->next;
 	c->n_ooo--;
 	c->ooo_bytes -= o->len;
+	tcp_mem_uncharge(c->layer, sizeof(*o) + o->len);
 	free(o);
 }
 
@@ -314,9 +453,15 @@ static void ooo_insert(struct kw_tcp *c, seq_t seq, const uint8_t *data, uint32_
 	}
 	if (c->n_ooo >= TCP_OOO_MAX || c->ooo_bytes + len > wnd)
 		return;
-	o = malloc(sizeof(*o) + len);
-	if (!o)
+	if (!tcp_mem_charge(c->layer, sizeof(*o) + len, true)) {
+		c->layer->stats.mem_drops++;        /* pressure: dropped first */
 		return;
+	}
+	o = malloc(sizeof(*o) + len);
+	if (!o) {
+		tcp_mem_uncharge(c->layer, sizeof(*o) + len);
+		return;
+	}
 	o->seq = seq;
 	o->len = len;
 	o->fin = fin;
@@ -351,6 +496,7 @@ static void ooo_pull(struct kw_tcp *c, uint64_t now_ns)
 			c->ctr.bytes_received += n;
 		}
 		fin = o->fin && c->rcv_nxt == end && !c->fin_received;
+		tcp_mem_uncharge(c->layer, sizeof(*o) + o->len);
 		free(o);
 		if (fin)
 			process_fin(c, now_ns);
@@ -372,6 +518,7 @@ static void process_ack(struct kw_tcp *c, const struct seg *s, uint64_t now_ns)
 	}
 	ring_drop(&c->snd, data);
 	c->ctr.bytes_acked += data;
+	tcp_mem_reclaim(c);
 	c->snd_una = s->ack;
 	if (seq_lt(c->snd_nxt, c->snd_una))
 		c->snd_nxt = c->snd_una;
@@ -684,7 +831,12 @@ static void sync_input(struct kw_tcp *c, struct seg *s, uint64_t now_ns)
 	if (s->dlen > 0 || (s->flags & TH_FIN)) {
 		if (s->seq == c->rcv_nxt) {
 			bool had_ooo = c->ooo != NULL;
-			size_t n = ring_write(&c->rcv, s->data, s->dlen);
+			size_t n;
+
+			/* At the memory cap: dropped as if the window were full. */
+			if (s->dlen > 0)
+				tcp_ring_alloc(c, &c->rcv);
+			n = ring_write(&c->rcv, s->data, s->dlen);
 
 			c->rcv_nxt = seq_add(c->rcv_nxt, (uint32_t)n);
 			c->ctr.bytes_received += n;

@@ -46,6 +46,10 @@
 #define TCP_MAX_WSCALE    14
 #define TCP_OOW_ACK_GAP   (500 * KW_NS_PER_MS)  /* Linux tcp_invalid_ratelimit */
 #define TCP_CWND_MAX      (1u << 30)            /* cwnd never grows past this */
+/* Stack memory (send/receive rings, out-of-order segments, connection
+ * blocks) per layer: the hard cap (kw_tcp_layer_set_mem_limit), and
+ * pressure above 3/4 of it (Linux's tcp_mem: pressure, then the limit). */
+#define TCP_MEM_PRESSURE(limit) ((limit) - (limit) / 4)
 /* Segmentation offload: the largest payload of one segment handed to the
  * device, so that IP (20) + TCP with options (60) + payload fit in 64 KiB. */
 #define TCP_GSO_MAX       (65535u - 20 - 60)
@@ -103,12 +107,15 @@ struct kw_tcp {
 	unsigned n_syn, n_accept;
 	struct kw_tcp *syn_head, *syn_tail;      /* children in SYN-RECEIVED */
 	struct kw_tcp *acc_head, *acc_tail;      /* established, not accepted */
+	bool synq_overflowed;   /* the SYN queue was full once: cookies went out */
+	uint64_t synq_overflow_at;               /* when last (Linux's tcp_synq_overflow) */
 	/* child of a listener (until accepted) */
 	struct kw_tcp *parent;
 	struct kw_tcp *qnext, *qprev;            /* in parent's accept queue */
 	bool in_acceptq;        /* on acc_* (else on syn_* while parent set) */
 	bool dead;              /* queued for freeing */
 	bool orphan_fin_wait2;  /* closed by the program in FIN-WAIT-2 */
+	uint8_t mem_rings;      /* TCP_MEM_SND/RCV: ring charged to the layer */
 
 	/* send sequence space */
 	seq_t iss, snd_una, snd_nxt, snd_max, snd_wl1, snd_wl2;
@@ -190,6 +197,7 @@ struct kw_tcp_layer {
 	uint32_t ephemeral_next;
 	uint8_t *txbuf;
 	size_t txcap;
+	size_t mem_limit, mem_used;              /* bytes (tcp_mem_*) */
 	/* sockets to free at the end of the current entry point */
 	struct kw_tcp **dead;
 	size_t ndead, capdead;
@@ -208,6 +216,19 @@ void ring_drop(struct ring *r, size_t n);
 static inline size_t ring_space(const struct ring *r) { return r->cap - r->len; }
 
 /* ---- tcp_conn.c ------------------------------------------------------------ */
+/* Memory accounting against the layer's cap. charge: false (nothing
+ * charged) when n more bytes would pass the cap or, for optional memory
+ * (out-of-order segments), the pressure threshold. Rings are allocated
+ * only through tcp_ring_alloc (ring_write does not allocate). */
+#define TCP_MEM_SND 1u
+#define TCP_MEM_RCV 2u
+bool tcp_mem_charge(struct kw_tcp_layer *L, size_t n, bool optional);
+void tcp_mem_uncharge(struct kw_tcp_layer *L, size_t n);
+/* The ring's buffer, charged: 0, or -ENOBUFS at the cap (counted). */
+int tcp_ring_alloc(struct kw_tcp *c, struct ring *r);
+/* Under pressure, give back the rings that are empty (Linux reclaims a
+ * socket's forward-allocated memory under tcp_mem pressure). */
+void tcp_mem_reclaim(struct kw_tcp *c);
 struct kw_tcp *tcp_conn_new(struct kw_tcp_layer *L);
 struct kw_tcp *tcp_lookup(struct kw_tcp_layer *L, uint32_t laddr, uint16_t lport,
 			  uint32_t raddr, uint16_t rport);

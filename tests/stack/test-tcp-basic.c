@@ -441,13 +441,19 @@ static void test_listen_backlog(void)
 		kw_tcp_connect(cl[i], PAIR_ADDR1, 90, p.now);
 	}
 	pair_run_until(&p, p.now + MS(200));
+	/* As Linux (tcp_syncookies=1): the SYNs past the SYN queue were
+	 * answered with cookies, and the ACKs that found the accept queue
+	 * full were dropped; those clients get in when their data is
+	 * retransmitted and carries the cookie again. */
+	for (int i = 0; i < 6; i++)
+		kw_tcp_send(cl[i], "x", 1, p.now);
 	tap_ok(kw_tcp_events(l) & KW_TCP_READABLE, "listener readable");
 	while (kw_tcp_accept(l, &a) == 0) {
 		accepted++;
 		kw_tcp_close(a, p.now);
 	}
 	tap_is_u64((uint64_t)accepted, 2, "accept queue holds the backlog (2)");
-	/* The others' SYNs were dropped; they retry and get in as we accept. */
+	/* The others retransmit and get in as we accept. */
 	for (int round = 0; round < 10 && accepted < 6; round++) {
 		pair_run_until(&p, p.now + SEC(4));
 		while (kw_tcp_accept(l, &a) == 0) {
@@ -455,7 +461,7 @@ static void test_listen_backlog(void)
 			kw_tcp_close(a, p.now);
 		}
 	}
-	tap_is_u64((uint64_t)accepted, 6, "all six get in through SYN retransmissions");
+	tap_is_u64((uint64_t)accepted, 6, "all six get in through retransmissions");
 	for (int i = 0; i < 6; i++)
 		kw_tcp_close(cl[i], p.now);
 	kw_tcp_close(l, p.now);
