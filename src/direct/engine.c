@@ -611,6 +611,23 @@ int kw_engine_probe(const struct kw_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* What the stack's buffers may take at most: 1/16 of the machine's memory
+ * (the order of Linux's tcp_mem hard limit), at least 64 MiB, at most the
+ * layer's default. A peer that fills buffers meets pressure, not an OOM. */
+static size_t stack_memory_limit(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+	uint64_t lim = KW_TCP_MEM_DEFAULT;
+
+	if (pages > 0 && size > 0)
+		lim = (uint64_t)pages * (uint64_t)size / 16;
+	if (lim < 64u << 20)
+		lim = 64u << 20;
+	if (lim > KW_TCP_MEM_DEFAULT)
+		lim = KW_TCP_MEM_DEFAULT;
+	return (size_t)lim;
+}
+
 static int add_fd(int epfd, int fd, uint64_t id)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
@@ -667,6 +684,7 @@ int kw_engine_start(const struct kw_config *cfg, struct kw_engine_link *out,
 		goto fail;
 	}
 	kw_stack_set_notify(E->stack, notify, E);
+	kw_tcp_layer_set_mem_limit(kw_stack_tcp(E->stack), stack_memory_limit());
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
 		snprintf(err, errlen, "cannot create the request channel: %s", strerror(errno));
 		goto fail;
