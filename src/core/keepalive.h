@@ -75,4 +75,19 @@ uint64_t keepalive_next_deadline(const struct keepalive_state *ka,
 /* Time from the last received segment until abort. */
 uint64_t keepalive_budget_ns(const struct keepalive_config *cfg);
 
+/* The same three with TCP_USER_TIMEOUT (RFC 5482) capping keepalive as
+ * Linux >= 4.x does (tcp_keepalive_timer): with user_timeout_ns != 0 the
+ * probe count no longer applies; probes go on every interval and the
+ * connection is aborted at the first keepalive event (R + idle +
+ * k·interval, k >= 1, so at least one probe went out) at which the peer
+ * has been silent for user_timeout_ns. user_timeout_ns == 0 is exactly the
+ * functions above. */
+struct keepalive_decision keepalive_poll_ut(struct keepalive_state *ka,
+					    const struct keepalive_config *cfg,
+					    uint64_t user_timeout_ns, uint64_t now_ns);
+uint64_t keepalive_next_deadline_ut(const struct keepalive_state *ka,
+				    const struct keepalive_config *cfg,
+				    uint64_t user_timeout_ns);
+uint64_t keepalive_budget_ut_ns(const struct keepalive_config *cfg, uint64_t user_timeout_ns);
+
 #endif

@@ -168,6 +168,9 @@ void kw_conn_apply_opts(struct kw_engine *E, struct kw_conn *c, const struct kw_
 		kw_tcp_set_keepalive(c->tcp, o->keepalive, &k, E->now);
 		kw_tcp_set_nodelay(c->tcp, o->nodelay);
 	}
+	/* TCP_USER_TIMEOUT; on a listener too, which children inherit. */
+	if (c->tcp != NULL)
+		kw_tcp_set_user_timeout(c->tcp, (uint64_t)o->user_timeout_ms * KW_NS_PER_MS);
 	atomic_store(&s->keepalive, o->keepalive);
 	atomic_store(&s->nodelay, o->nodelay);
 	atomic_store(&s->idle_ms, o->idle_ms);

@@ -56,6 +56,27 @@ static bool is_ipv4_tcp(int fd)
 	return get_int(fd, SOL_SOCKET, SO_PROTOCOL, &protocol) == 0 && protocol == IPPROTO_TCP;
 }
 
+/* KEEPWIRE_USER_TIMEOUT for the stack, in milliseconds like the keepalive
+ * times: `auto` is exactly idle + interval * count, the keepalive budget
+ * (socket mode rounds the times up to seconds for the kernel). */
+static uint32_t config_user_timeout_ms(void)
+{
+	const struct kw_config *cfg = &kw_rt.cfg;
+	uint64_t ms;
+
+	switch (cfg->user_timeout_mode) {
+	case KW_UT_AUTO:
+		ms = cfg->idle_ms + cfg->interval_ms * cfg->count;
+		break;
+	case KW_UT_VALUE:
+		ms = cfg->user_timeout_ms;
+		break;
+	default:
+		return 0;
+	}
+	return ms > KW_USER_TIMEOUT_MAX_MS ? KW_USER_TIMEOUT_MAX_MS : (uint32_t)ms;
+}
+
 /* The options the program (or socket mode) put on the kernel socket,
  * which the stack socket takes over. Socket mode's own values are taken
  * from the configuration, in milliseconds: the stack keeps them exact. */
@@ -69,7 +90,13 @@ static void carried_options(int fd, struct kw_direct_opts *o)
 		o->idle_ms = (uint32_t)kw_rt.cfg.idle_ms;
 		o->interval_ms = (uint32_t)kw_rt.cfg.interval_ms;
 		o->count = kw_rt.cfg.count;
-		o->user_timeout_ms = kw_rt.values.set_user_timeout ? kw_rt.values.user_timeout_ms : 0;
+		/* Not keepwire's setting: the program may have set its own
+		 * (it leaves the socket APPLIED, see setsockopt.c). */
+		if (kw_rt.values.set_user_timeout)
+			o->user_timeout_ms = config_user_timeout_ms();
+		else
+			o->user_timeout_ms = get_int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &v) == 0 && v > 0
+				? (uint32_t)v : 0;
 	} else {
 		o->keepalive = get_int(fd, SOL_SOCKET, SO_KEEPALIVE, &v) == 0 && v;
 		o->idle_ms = get_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, &v) == 0 && v > 0 ? (uint32_t)v * 1000u : 7200000u;

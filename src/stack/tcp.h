@@ -155,6 +155,13 @@ int kw_tcp_set_nodelay(struct kw_tcp *s, bool on);
  * connections spread over such a group of listeners by 4-tuple hash. */
 int kw_tcp_set_reuseport(struct kw_tcp *s, bool on);
 bool kw_tcp_get_reuseport(const struct kw_tcp *s);
+/* TCP_USER_TIMEOUT (RFC 5482, Linux semantics; 0: off, the default): the
+ * connection fails with ETIMEDOUT (and a RST) when sent data stays
+ * unacknowledged, or the peer's window stays closed, for longer; with
+ * keepalive on it also ends a silent peer (see keepalive_poll_ut).
+ * Children of a listener inherit it. */
+int kw_tcp_set_user_timeout(struct kw_tcp *s, uint64_t timeout_ns);
+uint64_t kw_tcp_get_user_timeout(const struct kw_tcp *s);
 int kw_tcp_set_buffers(struct kw_tcp *s, size_t sndbuf, size_t rcvbuf);
 
 /* The layer above may attach its own pointer to a socket. */

@@ -1298,6 +1298,7 @@ struct kw_tcp *tcp_child_new(struct kw_tcp *l, uint32_t laddr, uint32_t raddr,
 	c->nodelay = l->nodelay;
 	c->ka_on = l->ka_on;
 	c->ka_cfg = l->ka_cfg;
+	c->user_timeout = l->user_timeout;
 	c->laddr = laddr;
 	c->lport = l->lport;
 	c->raddr = raddr;

@@ -775,6 +775,8 @@ static void sync_input(struct kw_tcp *c, struct seg *s, uint64_t now_ns)
 				tcp_timer_update(c);
 			}
 		}
+		if (seq_geq(s->ack, c->snd_una))   /* not an old ACK */
+			tcp_timer_on_ack(c, now_ns);
 	}
 	{
 		bool fin_acked = c->fin_sent && seq_gt(c->snd_una, c->fin_seq);

@@ -33,7 +33,8 @@
 #define TCP_DATA_RETRIES  15                    /* Linux tcp_retries2 */
 #define TCP_DELACK        (40 * KW_NS_PER_MS)   /* <= 200 ms (RFC 9293) */
 #define TCP_PERSIST_MIN   (200 * KW_NS_PER_MS)
-#define TCP_PERSIST_MAX   (60 * KW_NS_PER_S)
+#define TCP_PERSIST_MAX   TCP_RTO_MAX           /* Linux tcp_probe0_when() */
+#define TCP_ORPHAN_RETRIES 8                    /* Linux tcp_orphan_retries() with the sysctl at 0 */
 #define TCP_MSL_DEFAULT   (30 * KW_NS_PER_S)    /* TIME-WAIT = 2*MSL = 60 s */
 #define TCP_FIN_TIMEOUT   (60 * KW_NS_PER_S)    /* orphaned FIN-WAIT-2 */
 #define TCP_BUF_DEFAULT   (256 * 1024)
@@ -157,6 +158,13 @@ struct kw_tcp {
 	unsigned retries;
 	bool persist;           /* the rtx timer is the persist timer */
 	unsigned persist_shift;
+	/* TCP_USER_TIMEOUT (RFC 5482) and probe accounting (tcp_timer.c) */
+	uint64_t user_timeout;  /* 0: off */
+	uint64_t rtx_armed_at;  /* when the RTO was last started */
+	uint64_t rtx_stamp;     /* start of the current retransmission series */
+	unsigned probes_out;    /* zero-window probes since the last ACK */
+	bool probes_stamped;    /* probes_stamp is set (Linux icsk_probes_tstamp) */
+	uint64_t probes_stamp;  /* first persist expiry of this zero window */
 
 	/* deadlines (KW_TIME_NEVER when off) and the one heap timer */
 	uint64_t rtx_at, delack_at, ka_at, tw_at;
@@ -311,6 +319,8 @@ uint16_t tcp_mss_now(const struct kw_tcp *c);
 void tcp_send_challenge_ack(struct kw_tcp *c, uint64_t now_ns);
 void tcp_icmp_frag_needed(struct kw_tcp_layer *L, uint32_t src, uint32_t dst,
 			  const uint8_t *q, size_t len, uint32_t mtu, uint64_t now_ns);
+/* An acceptable ACK (SND.UNA <= SEG.ACK <= SND.MAX) was processed. */
+void tcp_timer_on_ack(struct kw_tcp *c, uint64_t now_ns);
 
 /* ---- tcp_input.c ----------------------------------------------------------- */
 struct tcp_opts {

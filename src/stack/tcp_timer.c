@@ -19,7 +19,27 @@
  * sample from a retransmitted segment: one segment is timed at a time
  * and timing stops on a retransmission). After TCP_SYN_RETRIES (SYN-SENT, SYN-RECEIVED) or
  * TCP_DATA_RETRIES consecutive expiries the connection fails with
- * ETIMEDOUT. */
+ * ETIMEDOUT.
+ *
+ * Ends on error paths follow Linux (tcp_timer.c):
+ *   - TCP_USER_TIMEOUT U (RFC 5482, tcp_write_timeout): once a
+ *     retransmission was made, the connection fails when the oldest
+ *     unacknowledged data has waited U; the RTO is clamped so that the
+ *     check happens exactly then (tcp_clamp_rto_to_user_timeout). With U
+ *     set, U alone decides for synchronized connections (the retry count
+ *     no longer applies), as in Linux's retransmits_timed_out().
+ *   - persist (tcp_probe_timer): probes are counted; any acceptable ACK
+ *     resets the count (RFC 1122 4.2.2.17: a receiver that answers keeps
+ *     the connection), TCP_DATA_RETRIES unanswered probes end it; U counts
+ *     from the first persist expiry and is not reset by an ACK that keeps
+ *     the window closed (icsk_probes_tstamp).
+ *   - orphans (the program closed its handle): retransmissions and probes
+ *     use Linux's orphan budget, TCP_ORPHAN_RETRIES while the backed-off
+ *     timeout is below TCP_RTO_MAX ("alive"), none beyond.
+ *   - keepalive with U: see keepalive_poll_ut().
+ * A timed-out connection sends a RST, as this stack did for the retry
+ * budget before (Linux's tcp_write_err() does not; its keepalive abort
+ * does). */
 #include "stack/tcp_internal.h"
 
 #include <errno.h>
@@ -42,6 +62,7 @@ void tcp_timer_update(struct kw_tcp *c)
 void tcp_rtx_arm(struct kw_tcp *c, uint64_t now_ns)
 {
 	c->persist = false;
+	c->rtx_armed_at = now_ns;
 	c->rtx_at = now_ns + c->rto;
 	tcp_timer_update(c);
 }
@@ -91,7 +112,8 @@ void tcp_ka_update(struct kw_tcp *c)
 		    c->state == KW_TCP_FIN_WAIT_2) &&
 		   c->snd_una == c->snd_max;       /* suspended while data is unacked */
 
-	c->ka_at = run ? keepalive_next_deadline(&c->ka, &c->ka_cfg) : KW_TIME_NEVER;
+	c->ka_at = run ? keepalive_next_deadline_ut(&c->ka, &c->ka_cfg, c->user_timeout)
+		       : KW_TIME_NEVER;
 	tcp_timer_update(c);
 }
 
@@ -114,7 +136,57 @@ void tcp_persist_check(struct kw_tcp *c, uint64_t now_ns)
 	    c->rtx_at == KW_TIME_NEVER) {
 		c->persist = true;
 		c->persist_shift = 0;
+		c->probes_out = 0;
+		c->probes_stamped = false;
 		c->rtx_at = now_ns + persist_interval(c);
+		tcp_timer_update(c);
+	}
+}
+
+/* The program closed its handle (Linux SOCK_DEAD); a child waiting in a
+ * listener's queue is not an orphan. */
+static bool orphaned(const struct kw_tcp *c)
+{
+	return !c->user_ref && !c->parent;
+}
+
+static void timeout_abort(struct kw_tcp *c, uint64_t now_ns)
+{
+	if (c->state != KW_TCP_SYN_SENT)
+		tcp_send_rst(c, now_ns);
+	tcp_set_closed(c, ETIMEDOUT);
+}
+
+/* Linux tcp_write_timeout(), at an RTO expiry before its retransmission.
+ * The retry budgets are counts here: with RTO 200 ms they end at the same
+ * expiry as Linux's time model (tcp_model_timeout). */
+static bool rto_gave_up(const struct kw_tcp *c, bool syn, uint64_t now_ns)
+{
+	unsigned limit = TCP_DATA_RETRIES;
+
+	if (syn && c->retries >= TCP_SYN_RETRIES)
+		return true;
+	if (c->user_timeout != 0)           /* needs one retransmission done */
+		return c->retries > 0 && now_ns - c->rtx_stamp >= c->user_timeout;
+	if (syn)
+		return false;
+	if (orphaned(c))                    /* tcp_orphan_retries(), alive = rto < max */
+		limit = c->rto < TCP_RTO_MAX ? TCP_ORPHAN_RETRIES : 0;
+	return c->retries > 0 && c->retries >= limit;
+}
+
+/* Linux tcp_clamp_rto_to_user_timeout(): the next expiry is no later than
+ * the user timeout; already past it: 1 ms (one jiffy at HZ=1000). */
+static void rto_clamp_to_user_timeout(struct kw_tcp *c, uint64_t now_ns)
+{
+	uint64_t end, at;
+
+	if (c->user_timeout == 0)
+		return;
+	end = c->rtx_stamp + c->user_timeout;
+	at = end > now_ns ? end : now_ns + KW_NS_PER_MS;
+	if (at < c->rtx_at) {
+		c->rtx_at = at;
 		tcp_timer_update(c);
 	}
 }
@@ -122,23 +194,23 @@ void tcp_persist_check(struct kw_tcp *c, uint64_t now_ns)
 static void rto_expired(struct kw_tcp *c, uint64_t now_ns)
 {
 	bool syn = c->state == KW_TCP_SYN_SENT || c->state == KW_TCP_SYN_RECEIVED;
-	unsigned limit = syn ? TCP_SYN_RETRIES : TCP_DATA_RETRIES;
 	uint32_t flight;
 
 	if (c->snd_una == c->snd_max && !syn)
 		return;                             /* nothing outstanding */
-	if (c->retries >= limit) {
-		if (c->state != KW_TCP_SYN_SENT)
-			tcp_send_rst(c, now_ns);
-		tcp_set_closed(c, ETIMEDOUT);
+	if (rto_gave_up(c, syn, now_ns)) {
+		timeout_abort(c, now_ns);
 		return;
 	}
+	if (c->retries == 0)                    /* Linux retrans_stamp */
+		c->rtx_stamp = c->rtx_armed_at;
 	c->retries++;
 	c->rto = c->rto * 2 > TCP_RTO_MAX ? TCP_RTO_MAX : c->rto * 2;
 	c->rtt_timing = false;                  /* Karn */
 	if (syn) {
 		tcp_send_syn(c, now_ns);
 		tcp_rtx_arm(c, now_ns);
+		rto_clamp_to_user_timeout(c, now_ns);
 		return;
 	}
 	flight = (uint32_t)seq_diff(c->snd_max, c->snd_una);
@@ -159,6 +231,90 @@ static void rto_expired(struct kw_tcp *c, uint64_t now_ns)
 		tcp_retransmit_head(c, now_ns);
 	}
 	tcp_rtx_arm(c, now_ns);
+	rto_clamp_to_user_timeout(c, now_ns);
+}
+
+/* Linux tcp_clamp_probe0_to_user_timeout(): the next probe no later than
+ * the user timeout counted from the first probe expiry, but at least
+ * 2 ms (TCP_TIMEOUT_MIN, two jiffies at HZ=1000) away. */
+static uint64_t persist_clamp(const struct kw_tcp *c, uint64_t when, uint64_t now_ns)
+{
+	uint64_t elapsed, remaining;
+
+	if (c->user_timeout == 0 || !c->probes_stamped)
+		return when;
+	elapsed = now_ns > c->probes_stamp ? now_ns - c->probes_stamp : 0;
+	if (elapsed >= c->user_timeout)
+		return when;
+	remaining = c->user_timeout - elapsed;
+	if (remaining < 2 * KW_NS_PER_MS)
+		remaining = 2 * KW_NS_PER_MS;
+	return remaining < when ? remaining : when;
+}
+
+/* Linux tcp_probe_timer(): whether the zero-window wait ends now. */
+static bool persist_gave_up(struct kw_tcp *c, uint64_t now_ns)
+{
+	unsigned max_probes = TCP_DATA_RETRIES;
+
+	if (!c->probes_stamped) {
+		c->probes_stamped = true;
+		c->probes_stamp = now_ns;
+	} else if (c->user_timeout != 0 && now_ns - c->probes_stamp >= c->user_timeout) {
+		return true;
+	}
+	if (orphaned(c)) {
+		/* alive: the backed-off probe interval is still below
+		 * TCP_RTO_MAX; then 8 unanswered probes, else none more. */
+		bool alive = persist_interval(c) < TCP_RTO_MAX;
+
+		max_probes = alive ? TCP_ORPHAN_RETRIES : 0;
+		if (!alive && c->persist_shift >= max_probes)
+			return true;
+	}
+	return c->probes_out >= max_probes;
+}
+
+/* A persist expiry with the window still closed: give up, or probe and
+ * back off (the backoff stops growing at TCP_DATA_RETRIES, as Linux's
+ * icsk_backoff). Returns false when the connection was closed. */
+static bool persist_probe(struct kw_tcp *c, uint64_t now_ns)
+{
+	if (persist_gave_up(c, now_ns)) {
+		timeout_abort(c, now_ns);
+		return false;
+	}
+	tcp_send_window_probe(c, now_ns);
+	c->probes_out++;
+	c->persist = true;
+	if (c->persist_shift < TCP_DATA_RETRIES)
+		c->persist_shift++;
+	c->rtx_at = now_ns + persist_clamp(c, persist_interval(c), now_ns);
+	return true;
+}
+
+void tcp_timer_on_ack(struct kw_tcp *c, uint64_t now_ns)
+{
+	/* tcp_ack(): an answered probe proves the peer alive. */
+	c->probes_out = 0;
+	/* tcp_ack_probe(): the window stayed closed, the next probe is one
+	 * backed-off interval from this ACK. */
+	if (c->persist && c->snd_wnd == 0 && tcp_unsent(c) > 0) {
+		c->rtx_at = now_ns + persist_clamp(c, persist_interval(c), now_ns);
+		tcp_timer_update(c);
+	}
+}
+
+int kw_tcp_set_user_timeout(struct kw_tcp *s, uint64_t timeout_ns)
+{
+	s->user_timeout = timeout_ns;
+	tcp_ka_update(s);                       /* it moves the keepalive end */
+	return 0;
+}
+
+uint64_t kw_tcp_get_user_timeout(const struct kw_tcp *s)
+{
+	return s->user_timeout;
 }
 
 void tcp_timer_fire(struct kw_timer *t, void *arg, uint64_t now_ns)
@@ -180,10 +336,8 @@ void tcp_timer_fire(struct kw_timer *t, void *arg, uint64_t now_ns)
 		if (c->persist) {
 			c->persist = false;
 			if (c->snd_wnd == 0 && tcp_unsent(c) > 0) {
-				tcp_send_window_probe(c, now_ns);
-				c->persist = true;
-				c->persist_shift++;
-				c->rtx_at = now_ns + persist_interval(c);
+				if (!persist_probe(c, now_ns))
+					return;
 			} else {
 				tcp_output(c, now_ns);
 			}
@@ -197,7 +351,7 @@ void tcp_timer_fire(struct kw_timer *t, void *arg, uint64_t now_ns)
 		struct keepalive_decision d;
 
 		c->ka_at = KW_TIME_NEVER;
-		d = keepalive_poll(&c->ka, &c->ka_cfg, now_ns);
+		d = keepalive_poll_ut(&c->ka, &c->ka_cfg, c->user_timeout, now_ns);
 		if (d.action == KEEPALIVE_SEND_PROBE) {
 			tcp_send_keepalive_probe(c, now_ns);
 		} else if (d.action == KEEPALIVE_ABORT) {

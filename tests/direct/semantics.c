@@ -11,8 +11,9 @@
  * does not see. A raw getsockopt(SO_DOMAIN) tells which stack a descriptor
  * is really on: AF_UNIX underneath means "bridged to keepwire's stack".
  *
- * Each numbered part is one semantic of issue 4; the last one (keepalive
- * death) adds an nftables rule dropping everything on the TAP device. */
+ * Each numbered part is one semantic of issue 4; the last ones (keepalive
+ * death, user timeout) add an nftables rule dropping everything on the
+ * TAP device. */
 #define _GNU_SOURCE
 #include "tests/tap.h"
 
@@ -723,6 +724,95 @@ static void test_keepalive_death(void)
 	server_join(s);
 }
 
+static const char drop_all_fmt[] =
+	"nft add table inet kwut && "
+	"nft add chain inet kwut in '{ type filter hook input priority -10; }' && "
+	"nft add chain inet kwut out '{ type filter hook output priority -10; }' && "
+	"nft add rule inet kwut in iifname %s drop && "
+	"nft add rule inet kwut out oifname %s drop";
+
+/* TCP_USER_TIMEOUT (RFC 5482): the program sets 2000 ms, everything on
+ * the TAP device is dropped, it writes. Linux aborts at the first RTO
+ * expiry after one retransmission at which the data waited 2 s, the RTO
+ * clamped to that: the write is 2 s old when the connection ends, far
+ * from the ~15 min of the retransmission budget. */
+static void test_user_timeout(void)
+{
+	struct server *s = server_start(HOLD, 1);
+	int fd = tcp_connect(kernel_addr, s->port);
+	char cmd[512], buf[8];
+	double t0, t;
+	ssize_t n;
+
+	tap_ok(fd >= 0 && set_int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, 2000) == 0,
+	       "user timeout: setsockopt(TCP_USER_TIMEOUT, 2000)");
+	tap_is_u64(get_int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT), 2000, "... getsockopt reads 2000");
+	snprintf(cmd, sizeof(cmd), drop_all_fmt, tap_name, tap_name);
+	tap_is_u64(system(cmd), 0, "user timeout: nftables drops everything on the TAP device");
+	t0 = now_s();
+	tap_is_u64(write(fd, "lost", 4), 4, "user timeout: write 4 bytes that will never be acknowledged");
+	errno = 0;
+	n = read(fd, buf, sizeof(buf));
+	t = now_s() - t0;
+	tap_ok(n == -1 && errno == ETIMEDOUT, "user timeout: the blocked read fails with ETIMEDOUT");
+	tap_diag("ETIMEDOUT %.3f s after the write (user timeout 2 s)", t);
+	tap_ok(t >= 1.9 && t <= 4.0, "... 2 s after the write, not after the retransmission budget");
+	errno = 0;
+	tap_ok(send(fd, "x", 1, MSG_NOSIGNAL) == -1 && errno == EPIPE, "... then a write: EPIPE");
+	(void)!system("nft delete table inet kwut");
+	close(fd);
+	for (int i = 0; i < atomic_load(&s->n_held) && i < 8; i++)
+		close(s->held[i]);
+	server_join(s);
+}
+
+/* semantics ut-env PORT: KEEPWIRE_USER_TIMEOUT from the configuration
+ * alone, on a connection the program makes to the kernel's PORT and on
+ * one it accepts from the kernel: drop everything, write on both, time
+ * each ETIMEDOUT from the writes (both at once: idle, the other one would
+ * meet its keepalive first). Prints "connect ETIMEDOUT <ms> accept
+ * ETIMEDOUT <ms>" (or what happened instead). */
+static int user_timeout_from_env(int port)
+{
+	struct sockaddr_in any = sin_of("0.0.0.0", 0), me;
+	socklen_t len = sizeof(me);
+	int fd[2], l = socket(AF_INET, SOCK_STREAM, 0), k;
+	char cmd[512], buf[8];
+	double t0;
+
+	fd[0] = tcp_connect(kernel_addr, port);
+	if (fd[0] < 0 || bind(l, (struct sockaddr *)&any, sizeof(any)) != 0 || listen(l, 4) != 0 ||
+	    getsockname(l, (struct sockaddr *)&me, &len) != 0) {
+		printf("setup: %s\n", strerror(errno));
+		return 1;
+	}
+	k = kernel_connect(stack_addr, ntohs(me.sin_port));
+	fd[1] = accept(l, NULL, NULL);
+	if (k < 0 || fd[1] < 0) {
+		printf("accept: %s\n", strerror(errno));
+		return 1;
+	}
+	snprintf(cmd, sizeof(cmd), drop_all_fmt, tap_name, tap_name);
+	if (system(cmd) != 0)
+		return 1;
+	t0 = now_s();
+	if (write(fd[0], "lost", 4) != 4 || write(fd[1], "lost", 4) != 4)
+		return 1;
+	for (int i = 0; i < 2; i++) {
+		ssize_t n;
+
+		errno = 0;
+		n = read(fd[i], buf, sizeof(buf));
+		printf("%s%s %s %.0f", i ? " " : "", i ? "accept" : "connect",
+		       n == -1 && errno == ETIMEDOUT ? "ETIMEDOUT" : n < 0 ? strerror(errno) : "data",
+		       (now_s() - t0) * 1000);
+	}
+	printf("\n");
+	(void)!system("nft delete table inet kwut");
+	close(k);
+	return 0;
+}
+
 /* semantics send-exit PORT FILE: write 4 MiB to the kernel's PORT, keep
  * a copy in FILE, and exit without closing: the engine must still deliver
  * every byte and a FIN (the kernel would, after the process is gone). */
@@ -789,6 +879,8 @@ int main(int argc, char **argv)
 		return send_and_exit(atoi(argv[2]), argv[3]);
 	if (argc == 3 && strcmp(argv[1], "ka-env") == 0)
 		return keepalive_from_env(atoi(argv[2]));
+	if (argc == 3 && strcmp(argv[1], "ut-env") == 0)
+		return user_timeout_from_env(atoi(argv[2]));
 	signal(SIGPIPE, SIG_IGN);
 	test_blocking_connect();
 	test_nonblocking_connect();
@@ -804,5 +896,6 @@ int main(int argc, char **argv)
 	test_kernel_stays_kernel();
 	test_program_options();
 	test_keepalive_death();
+	test_user_timeout();
 	return tap_done();
 }

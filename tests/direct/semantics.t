@@ -47,4 +47,26 @@ diag "after $ms ms (700 + 2 x 300 = 1300 ms after the handshake)"
 ok "$([ "${ms:-0}" -ge 1280 ] 2>/dev/null && [ "${ms:-0}" -le 1600 ] 2>/dev/null && echo 0 || echo 1)" \
 	"... at 1300 ms, millisecond resolution (the kernel would have used 1 s + 2 x 1 s)"
 kill "$nc_pid" 2>/dev/null
+
+# KEEPWIRE_USER_TIMEOUT from the configuration, on a connection the program
+# makes and on one it accepts: 1500 ms, then `auto` = the keepalive budget
+# in milliseconds, 700 + 2 x 300 = 1300 ms (with data unacknowledged the
+# retransmission timer, not keepalive, meets it).
+for ut in 1500ms auto; do
+	want=$([ "$ut" = auto ] && echo 1300 || echo 1500)
+	ip netns exec "$NS" timeout 30 nc -l "$KADDR" 7011 > /dev/null &
+	nc_pid=$!
+	sleep 0.3
+	out=$(direct_exec KEEPWIRE_IDLE=700ms KEEPWIRE_INTERVAL=300ms KEEPWIRE_COUNT=2 \
+		KEEPWIRE_USER_TIMEOUT=$ut "$PROG" ut-env 7011)
+	like "$out" '^connect ETIMEDOUT [0-9]+ accept ETIMEDOUT [0-9]+$' \
+		"KEEPWIRE_USER_TIMEOUT=$ut: connected and accepted connections time out"
+	diag "$out (user timeout $want ms from the write)"
+	c=$(echo "$out" | awk '{print $3}')
+	a=$(echo "$out" | awk '{print $6}')
+	ok "$([ "${c:-0}" -ge $((want - 20)) ] 2>/dev/null && [ "${c:-0}" -le $((want + 700)) ] 2>/dev/null &&
+	      [ "${a:-0}" -ge $((want - 20)) ] 2>/dev/null && [ "${a:-0}" -le $((want + 700)) ] 2>/dev/null &&
+	      echo 0 || echo 1)" "... at $want ms after the write"
+	kill "$nc_pid" 2>/dev/null
+done
 done_testing

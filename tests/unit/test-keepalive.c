@@ -205,8 +205,80 @@ static void test_extremes(void)
 	       "count 0 is treated as disabled, not as an instant abort");
 }
 
+/* drive() with a user timeout. */
+static void drive_ut(struct keepalive_state *ka, const struct keepalive_config *cfg,
+		     uint64_t ut, uint64_t from, struct run *r)
+{
+	uint64_t now = from;
+
+	memset(r, 0, sizeof(*r));
+	r->abort_at = KW_TIME_NEVER;
+	while (r->polls++ < 10000) {
+		struct keepalive_decision d = keepalive_poll_ut(ka, cfg, ut, now);
+		if (d.action == KEEPALIVE_ABORT) {
+			r->abort_at = now;
+			return;
+		}
+		if (d.action == KEEPALIVE_SEND_PROBE && r->probes < 256)
+			r->probe_at[r->probes++] = now;
+		if (d.action == KEEPALIVE_NONE || d.deadline_ns <= now)
+			return;
+		now = d.deadline_ns;
+	}
+}
+
+/* Linux tcp_keepalive_timer with TCP_USER_TIMEOUT U: the count no longer
+ * applies; abort at the first event R + idle + k*interval (k >= 1) with
+ * idle + k*interval >= U. Config 10/5/3 (abort at 25 s without U). */
+static void test_user_timeout(void)
+{
+	struct keepalive_config cfg = { S(10), S(5), 3 };
+	struct keepalive_state ka;
+	struct run r;
+	int exact = 1;
+
+	keepalive_start(&ka, 0);
+	drive_ut(&ka, &cfg, S(40), 0, &r);
+	tap_is_u64(r.probes, 6, "U 40 s: probes go on past the count (10, 15, ... 35 s)");
+	for (unsigned k = 0; k < r.probes; k++)
+		exact &= r.probe_at[k] == S(10) + k * S(5);
+	tap_ok(exact, "U 40 s: probe k at 10 + (k-1)*5 s");
+	tap_is_u64(r.abort_at, S(40), "U 40 s: abort at 40 s, not 25 s");
+
+	keepalive_start(&ka, 0);
+	drive_ut(&ka, &cfg, S(12), 0, &r);
+	tap_ok(r.probes == 1 && r.abort_at == S(15),
+	       "U 12 s: one probe at 10 s, abort at the next event, 15 s");
+
+	keepalive_start(&ka, 0);
+	drive_ut(&ka, &cfg, S(3), 0, &r);
+	tap_ok(r.probes == 1 && r.probe_at[0] == S(10) && r.abort_at == S(15),
+	       "U 3 s < idle: a probe is still sent first (probes_out > 0), abort at 15 s");
+
+	keepalive_start(&ka, 0);
+	drive_ut(&ka, &cfg, S(21), 0, &r);
+	tap_is_u64(r.abort_at, S(25), "U 21 s: abort at the first event at or after 21 s (25 s)");
+	tap_is_u64(keepalive_budget_ut_ns(&cfg, S(21)), S(25), "budget with U 21 s is 25 s");
+	tap_is_u64(keepalive_budget_ut_ns(&cfg, 0), S(25), "budget with U 0 is idle + count*interval");
+
+	keepalive_start(&ka, 0);
+	(void)keepalive_poll_ut(&ka, &cfg, S(40), S(10));
+	keepalive_on_receive(&ka, S(30));
+	drive_ut(&ka, &cfg, S(40), S(30), &r);
+	tap_is_u64(r.abort_at, S(70), "U 40 s: a receive restarts the silence (abort 40 s after it)");
+
+	keepalive_start(&ka, 0);
+	tap_ok(keepalive_poll_ut(&ka, &cfg, S(12), S(100)).action == KEEPALIVE_SEND_PROBE,
+	       "late caller, U passed but no probe yet: probe first (as Linux)");
+	tap_is_u64(keepalive_next_deadline_ut(&ka, &cfg, S(12)), S(105),
+		   "then the abort one interval later");
+	tap_ok(keepalive_poll_ut(&ka, &cfg, S(12), S(105)).action == KEEPALIVE_ABORT,
+	       "and it aborts there");
+}
+
 int main(void)
 {
+	test_user_timeout();
 	test_linux_defaults();
 	test_early_poll();
 	test_late_first_poll();
