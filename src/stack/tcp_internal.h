@@ -30,6 +30,7 @@
 #define TCP_RTO_MIN       (200 * KW_NS_PER_MS)  /* Linux's floor, not RFC's 1 s */
 #define TCP_RTO_MAX       (120 * KW_NS_PER_S)   /* Linux; RFC 6298 (2.5): >= 60 s */
 #define TCP_SYN_RETRIES   6                     /* Linux tcp_syn_retries */
+#define TCP_SYNACK_RETRIES 5                    /* Linux tcp_synack_retries: 63 s */
 #define TCP_DATA_RETRIES  15                    /* Linux tcp_retries2 */
 #define TCP_DELACK        (40 * KW_NS_PER_MS)   /* <= 200 ms (RFC 9293) */
 #define TCP_PERSIST_MIN   (200 * KW_NS_PER_MS)

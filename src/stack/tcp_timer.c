@@ -17,7 +17,8 @@
  * SND.UNA gives a sample, now - TSecr (1 ms ticks), retransmissions
  * included (tcp_input.c); without them samples follow Karn's rule (no
  * sample from a retransmitted segment: one segment is timed at a time
- * and timing stops on a retransmission). After TCP_SYN_RETRIES (SYN-SENT, SYN-RECEIVED) or
+ * and timing stops on a retransmission). After TCP_SYN_RETRIES (SYN-SENT),
+ * TCP_SYNACK_RETRIES (SYN-RECEIVED) or
  * TCP_DATA_RETRIES consecutive expiries the connection fails with
  * ETIMEDOUT.
  *
@@ -164,7 +165,7 @@ static bool rto_gave_up(const struct kw_tcp *c, bool syn, uint64_t now_ns)
 {
 	unsigned limit = TCP_DATA_RETRIES;
 
-	if (syn && c->retries >= TCP_SYN_RETRIES)
+	if (syn && c->retries >= (c->state == KW_TCP_SYN_SENT ? TCP_SYN_RETRIES : TCP_SYNACK_RETRIES))
 		return true;
 	if (c->user_timeout != 0)           /* needs one retransmission done */
 		return c->retries > 0 && now_ns - c->rtx_stamp >= c->user_timeout;

@@ -54,6 +54,42 @@ static void test_syn_backoff(void)
 	pair_fini(&p);
 }
 
+/* A passive open whose SYN-ACKs all vanish: Linux's tcp_synack_retries
+ * (5), so the embryonic connection is gone 63 s after the SYN (a spoofed
+ * SYN holds a backlog slot that long, not the 127 s of an active open). */
+static void test_synack_backoff(void)
+{
+	struct tcp_pair p;
+	struct kw_tcp *l;
+	uint64_t t0;
+	unsigned synacks = 0;
+	int ok = 1;
+	static const uint64_t want[] = { 0, 1, 3, 7, 15, 31 };
+
+	pair_init(&p, 22);
+	p.tap = log_tap;
+	nlog = 0;
+	kw_tcp_open(p.l[1], &l);
+	kw_tcp_bind(l, 0, 80);
+	kw_tcp_listen(l, 8);
+	t0 = p.now;
+	p.down = true;
+	pair_inject(&p, 1, 40000, 80, 1000, 0, F_SYN, 65535, NULL, 0);
+	while (kw_tcp_layer_count(p.l[1]) > 1 && p.now - t0 < SEC(300))
+		pair_run_until(&p, p.now + MS(100));
+	for (unsigned i = 0; i < nlog; i++)
+		if (logv[i].from == 1 && logv[i].si.flags == (F_SYN | F_ACK)) {
+			ok &= synacks < 6 && logv[i].at - t0 == SEC(want[synacks]);
+			synacks++;
+		}
+	tap_is_u64(synacks, 6, "SYN-ACK sent 6 times (1 + Linux's tcp_synack_retries 5)");
+	tap_ok(ok, "... at 0, 1, 3, 7, 15, 31 s");
+	tap_ok(p.now - t0 >= SEC(63) && p.now - t0 <= SEC(63) + MS(100),
+	       "the embryonic connection is gone at 63 s");
+	kw_tcp_close(l, p.now);
+	pair_fini(&p);
+}
+
 static void test_rto_from_rtt(void)
 {
 	struct tcp_pair p;
@@ -296,6 +332,7 @@ static void test_nagle_delack(void)
 int main(void)
 {
 	test_syn_backoff();
+	test_synack_backoff();
 	test_rto_from_rtt();
 	test_fast_retransmit();
 	test_persist();
