@@ -50,6 +50,7 @@ struct kw_conn *kw_conn_new(struct kw_engine *E, enum kw_slot_kind kind)
 	atomic_store(&s->state, KW_SLOT_CONNECTING);
 	atomic_store(&s->was_open, 0);
 	atomic_store(&s->error, 0);
+	atomic_store(&s->peer_fin, 0);
 	atomic_store(&s->laddr, 0);
 	atomic_store(&s->raddr, 0);
 	atomic_store(&s->lport, 0);
@@ -214,7 +215,8 @@ static void conn_fail(struct kw_engine *E, struct kw_conn *c, int err)
 {
 	struct kw_slot *s = slot_of(E, c);
 
-	atomic_store(&s->error, err);
+	if (!c->err_published)
+		atomic_store(&s->error, err);
 	atomic_store_explicit(&s->state, KW_SLOT_DEAD, memory_order_release);
 	if (c->tcp != NULL) {
 		kw_tcp_set_user(c->tcp, NULL);
@@ -260,6 +262,28 @@ static void connect_done(struct kw_engine *E, struct kw_conn *c, int err)
 	}
 }
 
+/* The stack ended the connection with an error. Linux sets sk_err at
+ * once: SO_ERROR and a write report it from now on, so the slot says so
+ * now. But the bytes received before it are still read first (the pair
+ * carries them, then EOF, which the read hook turns into the error), and
+ * after the peer's FIN the reads end in EOF, not the error (tcp_recvmsg
+ * tests SOCK_DONE before sk_err). */
+static void publish_stack_error(struct kw_engine *E, struct kw_conn *c)
+{
+	struct kw_slot *s = slot_of(E, c);
+	unsigned ev;
+
+	if (c->err_published || c->tcp == NULL)
+		return;
+	ev = kw_tcp_events(c->tcp);
+	if (!(ev & KW_TCP_ERROR))
+		return;
+	c->err_published = true;
+	atomic_store(&s->peer_fin, (ev & KW_TCP_RDHUP) != 0);
+	atomic_store(&s->error, kw_tcp_take_error(c->tcp));
+	atomic_store_explicit(&s->state, KW_SLOT_DEAD, memory_order_release);
+}
+
 /* Received stack data into the pair, as far as the pair takes it. */
 static void to_program(struct kw_engine *E, struct kw_conn *c)
 {
@@ -278,6 +302,9 @@ static void to_program(struct kw_engine *E, struct kw_conn *c)
 		if (n == 0) {
 			c->stack_backlog = false;
 			shut_program_side(c);
+			/* A reset after the peer's FIN: everything delivered. */
+			if (c->err_published)
+				conn_fail(E, c, 0);
 			return;
 		}
 		if (c->hup) {
@@ -363,6 +390,7 @@ static void stream_pump(struct kw_engine *E, struct kw_conn *c)
 		kw_conn_watch(E, c, c->prog_eof ? 0 : EPOLLIN);
 		return;
 	}
+	publish_stack_error(E, c);
 	to_program(E, c);
 	if (c->dead) {
 		stream_pump(E, c);

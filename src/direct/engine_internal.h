@@ -26,6 +26,7 @@ struct kw_conn {
 	bool shut_wr;                 /* we shut ours: the program sees EOF */
 	bool hup;                     /* the program closed every copy of its end */
 	bool dead;                    /* ended by an error: discard its writes */
+	bool err_published;           /* the stack's error is in the slot already */
 	bool stack_backlog;           /* stack data waits for room in the pair */
 	bool in_epoll;
 	uint32_t events;              /* epoll interest */

@@ -47,6 +47,7 @@ struct kw_slot {
 	_Atomic uint8_t was_open;      /* reached OPEN once */
 	_Atomic uint8_t keepalive;     /* SO_KEEPALIVE */
 	_Atomic uint8_t nodelay;       /* TCP_NODELAY */
+	_Atomic uint8_t peer_fin;      /* DEAD after the peer's FIN: reads end in EOF */
 	_Atomic int32_t error;         /* pending error (positive errno), 0 if none */
 	_Atomic uint32_t idle_ms, interval_ms, count;
 	_Atomic uint32_t user_timeout_ms;

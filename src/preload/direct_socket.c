@@ -374,6 +374,10 @@ int kw_direct_read_error(int fd)
 
 	if (s == NULL || atomic_load_explicit(&s->state, memory_order_acquire) != KW_SLOT_DEAD)
 		return 0;
+	/* The peer's FIN came first: end of stream, the error stays for
+	 * SO_ERROR and write (Linux tests SOCK_DONE before sk_err). */
+	if (atomic_load(&s->peer_fin))
+		return 0;
 	return atomic_exchange(&s->error, 0);
 }
 
@@ -386,7 +390,9 @@ int kw_direct_write_check(int fd, int flags)
 	    atomic_load_explicit(&s->state, memory_order_acquire) != KW_SLOT_DEAD)
 		return 0;
 	err = atomic_exchange(&s->error, 0);
-	if (err != 0)
+	/* Linux's sk_stream_error(): SIGPIPE for EPIPE, whether it was the
+	 * pending error (a reset in CLOSE-WAIT) or not. */
+	if (err != 0 && err != EPIPE)
 		return err;
 	if (!(flags & MSG_NOSIGNAL))
 		raise(SIGPIPE);

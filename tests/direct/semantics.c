@@ -30,6 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -723,6 +725,123 @@ static void test_keepalive_death(void)
 	server_join(s);
 }
 
+/* Issue 11: data the peer sent and saw acknowledged before its RST is
+ * read in full before ECONNRESET (Linux keeps the receive queue). The
+ * kernel side sends 400,000 bytes to a program that does not read, waits
+ * until SIOCOUTQ says all are acknowledged, then closes with SO_LINGER
+ * {1,0}. */
+struct bulk_reset {
+	int lfd, port;
+	pthread_t thread;
+	_Atomic int state;             /* 1: all acknowledged and reset; -1: failed */
+};
+
+static void *bulk_reset_main(void *arg)
+{
+	struct bulk_reset *b = arg;
+	static char buf[400000];
+	struct linger lg = { 1, 0 };
+	size_t sent = 0;
+	double end;
+	int fd = accept(b->lfd, NULL, NULL), q = -1;
+
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (char)(i % 251);
+	while (fd >= 0 && sent < sizeof(buf)) {
+		ssize_t n = write(fd, buf + sent, sizeof(buf) - sent);
+		if (n <= 0)
+			break;
+		sent += (size_t)n;
+	}
+	end = now_s() + 10;
+	while (fd >= 0 && now_s() < end && (ioctl(fd, SIOCOUTQ, &q) != 0 || q != 0))
+		usleep(10000);
+	if (fd < 0 || sent != sizeof(buf) || q != 0) {
+		atomic_store(&b->state, -1);
+		return NULL;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+	atomic_store(&b->state, 1);
+	return NULL;
+}
+
+static void test_data_before_reset(void)
+{
+	struct bulk_reset b = { .lfd = -1 };
+	struct sockaddr_in sin = sin_of(kernel_addr, 0);
+	socklen_t len = sizeof(sin);
+	static char buf[65536];
+	size_t got = 0;
+	bool intact = true;
+	int fd, one = 1;
+	ssize_t n;
+
+	b.lfd = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(b.lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(b.lfd, (struct sockaddr *)&sin, sizeof(sin)) != 0 || listen(b.lfd, 4) != 0 ||
+	    getsockname(b.lfd, (struct sockaddr *)&sin, &len) != 0) {
+		printf("Bail out! kernel-side listener: %s\n", strerror(errno));
+		exit(1);
+	}
+	b.port = ntohs(sin.sin_port);
+	pthread_create(&b.thread, NULL, bulk_reset_main, &b);
+	fd = tcp_connect(kernel_addr, b.port);
+	tap_ok(fd >= 0, "bulk then reset: connected");
+	for (double end = now_s() + 12; atomic_load(&b.state) == 0 && now_s() < end;)
+		usleep(10000);
+	tap_is_u64((uint64_t)atomic_load(&b.state), 1,
+		   "the kernel side sent 400,000 bytes, saw them all acknowledged, and reset");
+	usleep(200000);                 /* the RST is in */
+	for (;;) {
+		struct pollfd p = { fd, POLLIN, 0 };
+
+		if (poll(&p, 1, 5000) != 1)
+			break;
+		errno = 0;
+		n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		for (ssize_t i = 0; i < n; i++)
+			intact &= buf[i] == (char)((got + (size_t)i) % 251);
+		got += (size_t)n;
+	}
+	tap_is_u64(got, 400000, "the program reads all 400,000 bytes first");
+	tap_ok(intact, "... intact");
+	tap_ok(n == -1 && errno == ECONNRESET, "... then read fails with ECONNRESET");
+	tap_is_u64(read(fd, buf, sizeof(buf)), 0, "... once; then end of stream");
+	close(fd);
+	pthread_join(b.thread, NULL);
+	close(b.lfd);
+}
+
+/* Issue 11: the peer sent "hello" and closed; the program's write draws
+ * the peer kernel's RST. Linux: reads still end in EOF (SOCK_DONE before
+ * sk_err), SO_ERROR is EPIPE (a reset in CLOSE-WAIT), a write EPIPE. */
+static void test_reset_after_fin(void)
+{
+	struct server *h = server_start(HELLO_CLOSE, 1);
+	char buf[16];
+	int fd = tcp_connect(kernel_addr, h->port);
+	ssize_t n;
+
+	n = read_all(fd, buf, 5, 5);
+	tap_ok(n == 5 && read(fd, buf, sizeof(buf)) == 0, "reset after FIN: hello, then EOF");
+	server_join(h);
+	tap_ok(write(fd, "x", 1) == 1, "... a write after the peer's FIN is taken");
+	usleep(300000);                 /* the peer's RST is in */
+	errno = 0;
+	n = read(fd, buf, sizeof(buf));
+	tap_ok(n == 0, "... after the peer's RST, read still returns 0 (EOF), not EPIPE");
+	if (n != 0)
+		tap_diag("read returned %zd (%s)", n, strerror(errno));
+	tap_is_u64(get_int(fd, SOL_SOCKET, SO_ERROR), EPIPE, "... SO_ERROR is EPIPE");
+	errno = 0;
+	tap_ok(send(fd, "y", 1, MSG_NOSIGNAL) == -1 && errno == EPIPE, "... and a write fails with EPIPE");
+	tap_is_u64(read(fd, buf, sizeof(buf)), 0, "... read: 0 again");
+	close(fd);
+}
+
 /* semantics send-exit PORT FILE: write 4 MiB to the kernel's PORT, keep
  * a copy in FILE, and exit without closing: the engine must still deliver
  * every byte and a FIN (the kernel would, after the process is gone). */
@@ -803,6 +922,8 @@ int main(int argc, char **argv)
 	test_accept();
 	test_kernel_stays_kernel();
 	test_program_options();
+	test_data_before_reset();
+	test_reset_after_fin();
 	test_keepalive_death();
 	return tap_done();
 }
