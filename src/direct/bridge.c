@@ -51,6 +51,7 @@ struct kw_conn *kw_conn_new(struct kw_engine *E, enum kw_slot_kind kind)
 	atomic_store(&s->was_open, 0);
 	atomic_store(&s->error, 0);
 	atomic_store(&s->peer_fin, 0);
+	atomic_store(&s->sndbuf, 0);
 	atomic_store(&s->laddr, 0);
 	atomic_store(&s->raddr, 0);
 	atomic_store(&s->lport, 0);
@@ -229,12 +230,12 @@ static void conn_fail(struct kw_engine *E, struct kw_conn *c, int err)
 }
 
 /* The handshake ended (err 0: established). Publish the outcome first,
- * then lift the program end's send buffer: that is what makes it
- * writable, and a program woken by POLLOUT must find the outcome there. */
+ * then drop the filler: that is what makes the program's end writable,
+ * and a program woken by POLLOUT must find the outcome there (its send
+ * buffer comes back on the program side, from the slot). */
 static void connect_done(struct kw_engine *E, struct kw_conn *c, int err)
 {
 	struct kw_slot *s = slot_of(E, c);
-	int sndbuf = (int)c->sndbuf;
 
 	kw_conn_publish(E, c);
 	if (err == 0) {
@@ -244,12 +245,6 @@ static void connect_done(struct kw_engine *E, struct kw_conn *c, int err)
 		conn_fail(E, c, err);
 	}
 	c->connecting = false;
-	if (c->prog_fd >= 0) {
-		if (sndbuf > 0)
-			setsockopt(c->prog_fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
-		close(c->prog_fd);
-		c->prog_fd = -1;
-	}
 	/* The filler is in front of anything the program writes from now on. */
 	while (c->filler_left > 0) {
 		size_t want = c->filler_left < sizeof(E->scratch) ? c->filler_left : sizeof(E->scratch);
@@ -369,6 +364,14 @@ static void stream_pump(struct kw_engine *E, struct kw_conn *c)
 
 		if (c->tcp == NULL)
 			return;
+		if (c->hup) {
+			/* The program closed every copy of its end before the
+			 * handshake ended: give the connection up at once, as
+			 * the kernel's close does in SYN-SENT (a late SYN-ACK
+			 * then finds no socket and draws a RST). */
+			kw_conn_free(E, c);
+			return;
+		}
 		ev = kw_tcp_events(c->tcp);
 		if (ev & KW_TCP_ERROR) {
 			int err = kw_tcp_take_error(c->tcp);
@@ -521,7 +524,5 @@ void kw_bridge_event(struct kw_engine *E, struct kw_conn *c, uint32_t events)
 {
 	if (events & (EPOLLHUP | EPOLLERR))
 		c->hup = true;
-	if (c->kind == KW_SLOT_STREAM && c->connecting)
-		return;     /* we hold the program's end: nothing can happen yet */
 	kw_conn_mark(E, c);
 }

@@ -842,6 +842,91 @@ static void test_reset_after_fin(void)
 	close(fd);
 }
 
+/* Issue 11: close() on a socket whose handshake is still running aborts
+ * it at once, as the kernel does (a happy-eyeballs client closes the
+ * loser): the kernel listener's SYN-ACKs are dropped on their way out,
+ * the program closes, the drop is lifted; the late SYN-ACK must meet a
+ * RST, so nothing ever reaches the kernel's accept queue. A copy in a
+ * forked child keeps the connection alive instead. */
+static int drop_synacks(int port, bool on)
+{
+	char cmd[512];
+
+	if (!on)
+		return system("nft delete table inet kwsyn");
+	snprintf(cmd, sizeof(cmd),
+		 "nft add table inet kwsyn && "
+		 "nft add chain inet kwsyn out '{ type filter hook output priority -10; }' && "
+		 "nft add rule inet kwsyn out oifname %s tcp sport %d "
+		 "'tcp flags & (syn | ack) == syn | ack' drop", tap_name, port);
+	return system(cmd);
+}
+
+static void test_close_while_connecting(void)
+{
+	struct server *s = server_start(HOLD, 0);  /* a listener that does not accept */
+	struct sockaddr_in sin = sin_of(kernel_addr, s->port);
+	int fd, r, status = -1, afd;
+	struct pollfd p;
+	pid_t pid;
+
+	tap_is_u64(drop_synacks(s->port, true), 0, "close while connecting: the listener's SYN-ACKs are dropped");
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	errno = 0;
+	r = connect(fd, (struct sockaddr *)&sin, sizeof(sin));
+	tap_ok(r == -1 && errno == EINPROGRESS, "... non-blocking connect: EINPROGRESS");
+	usleep(100000);
+	close(fd);
+	usleep(100000);
+	drop_synacks(s->port, false);
+	usleep(1600000);                /* the kernel's SYN-ACK retransmission (1 s) */
+	fcntl(s->lfd, F_SETFL, O_NONBLOCK);
+	afd = accept(s->lfd, NULL, NULL);
+	tap_ok(afd == -1 && errno == EAGAIN,
+	       "... closed: the late SYN-ACK met a RST, the kernel has nothing to accept");
+	if (afd >= 0)
+		close(afd);
+
+	tap_is_u64(drop_synacks(s->port, true), 0, "fork while connecting: SYN-ACKs dropped again");
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	r = connect(fd, (struct sockaddr *)&sin, sizeof(sin));
+	pid = fork();
+	if (pid == 0) {
+		p = (struct pollfd){ fd, POLLOUT, 0 };
+		_exit(poll(&p, 1, 5000) == 1 && get_int(fd, SOL_SOCKET, SO_ERROR) == 0 &&
+		      write(fd, "k", 1) == 1 ? 0 : 1);
+	}
+	close(fd);                      /* the child's copy keeps it */
+	usleep(100000);
+	drop_synacks(s->port, false);
+	waitpid(pid, &status, 0);
+	tap_ok(r == -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	       "... the parent closed its copy; the child's completes the connect and writes");
+	{
+		struct pollfd ap = { s->lfd, POLLIN, 0 };
+		afd = poll(&ap, 1, 2000) == 1 ? accept(s->lfd, NULL, NULL) : -1;
+	}
+	tap_ok(afd >= 0, "... the kernel accepts that connection");
+	if (afd >= 0)
+		close(afd);
+	server_join(s);
+
+	/* The filler's tiny send buffer is gone once the handshake is. */
+	s = server_start(ECHO, 1);
+	sin = sin_of(kernel_addr, s->port);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	r = connect(fd, (struct sockaddr *)&sin, sizeof(sin));
+	p = (struct pollfd){ fd, POLLOUT, 0 };
+	tap_ok(r == -1 && poll(&p, 1, 5000) == 1 && get_int(fd, SOL_SOCKET, SO_ERROR) == 0,
+	       "a non-blocking connect completes");
+	r = get_int(fd, SOL_SOCKET, SO_SNDBUF);
+	tap_ok(r >= 65536, "... and its send buffer is back to the socket's own size");
+	if (r < 65536)
+		tap_diag("SO_SNDBUF %d", r);
+	close(fd);
+	server_join(s);
+}
+
 /* semantics send-exit PORT FILE: write 4 MiB to the kernel's PORT, keep
  * a copy in FILE, and exit without closing: the engine must still deliver
  * every byte and a FIN (the kernel would, after the process is gone). */
@@ -924,6 +1009,7 @@ int main(int argc, char **argv)
 	test_program_options();
 	test_data_before_reset();
 	test_reset_after_fin();
+	test_close_while_connecting();
 	test_keepalive_death();
 	return tap_done();
 }
