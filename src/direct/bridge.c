@@ -59,6 +59,8 @@ struct kw_conn *kw_conn_new(struct kw_engine *E, enum kw_slot_kind kind)
 	atomic_store(&s->state, KW_SLOT_CONNECTING);
 	atomic_store(&s->was_open, 0);
 	atomic_store(&s->error, 0);
+	atomic_store(&s->peer_fin, 0);
+	atomic_store(&s->sndbuf, 0);
 	atomic_store(&s->laddr, 0);
 	atomic_store(&s->raddr, 0);
 	atomic_store(&s->lport, 0);
@@ -257,7 +259,8 @@ static void conn_fail(struct kw_engine *E, struct kw_conn *c, int err)
 {
 	struct kw_slot *s = slot_of(E, c);
 
-	atomic_store(&s->error, err);
+	if (!c->err_published)
+		atomic_store(&s->error, err);
 	atomic_store_explicit(&s->state, KW_SLOT_DEAD, memory_order_release);
 	if (c->tcp != NULL) {
 		kw_tcp_set_user(c->tcp, NULL);
@@ -270,12 +273,12 @@ static void conn_fail(struct kw_engine *E, struct kw_conn *c, int err)
 }
 
 /* The handshake ended (err 0: established). Publish the outcome first,
- * then lift the program end's send buffer: that is what makes it
- * writable, and a program woken by POLLOUT must find the outcome there. */
+ * then drop the filler: that is what makes the program's end writable,
+ * and a program woken by POLLOUT must find the outcome there (its send
+ * buffer comes back on the program side, from the slot). */
 static void connect_done(struct kw_engine *E, struct kw_conn *c, int err)
 {
 	struct kw_slot *s = slot_of(E, c);
-	int sndbuf = (int)c->sndbuf;
 
 	kw_conn_publish(E, c);
 	if (err == 0) {
@@ -285,12 +288,6 @@ static void connect_done(struct kw_engine *E, struct kw_conn *c, int err)
 		conn_fail(E, c, err);
 	}
 	c->connecting = false;
-	if (c->prog_fd >= 0) {
-		if (sndbuf > 0)
-			setsockopt(c->prog_fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
-		close(c->prog_fd);
-		c->prog_fd = -1;
-	}
 	/* The filler is in front of anything the program writes from now on. */
 	while (c->filler_left > 0) {
 		size_t want = c->filler_left < sizeof(E->scratch) ? c->filler_left : sizeof(E->scratch);
@@ -301,6 +298,28 @@ static void connect_done(struct kw_engine *E, struct kw_conn *c, int err)
 			break;
 		c->filler_left -= (uint32_t)r;
 	}
+}
+
+/* The stack ended the connection with an error. Linux sets sk_err at
+ * once: SO_ERROR and a write report it from now on, so the slot says so
+ * now. But the bytes received before it are still read first (the pair
+ * carries them, then EOF, which the read hook turns into the error), and
+ * after the peer's FIN the reads end in EOF, not the error (tcp_recvmsg
+ * tests SOCK_DONE before sk_err). */
+static void publish_stack_error(struct kw_engine *E, struct kw_conn *c)
+{
+	struct kw_slot *s = slot_of(E, c);
+	unsigned ev;
+
+	if (c->err_published || c->tcp == NULL)
+		return;
+	ev = kw_tcp_events(c->tcp);
+	if (!(ev & KW_TCP_ERROR))
+		return;
+	c->err_published = true;
+	atomic_store(&s->peer_fin, (ev & KW_TCP_RDHUP) != 0);
+	atomic_store(&s->error, kw_tcp_take_error(c->tcp));
+	atomic_store_explicit(&s->state, KW_SLOT_DEAD, memory_order_release);
 }
 
 /* Received stack data into the pair, as far as the pair takes it. */
@@ -321,6 +340,9 @@ static void to_program(struct kw_engine *E, struct kw_conn *c)
 		if (n == 0) {
 			c->stack_backlog = false;
 			shut_program_side(c);
+			/* A reset after the peer's FIN: everything delivered. */
+			if (c->err_published)
+				conn_fail(E, c, 0);
 			return;
 		}
 		if (c->hup) {
@@ -411,6 +433,14 @@ static void stream_pump(struct kw_engine *E, struct kw_conn *c)
 
 		if (c->tcp == NULL)
 			return;
+		if (c->hup) {
+			/* The program closed every copy of its end before the
+			 * handshake ended: give the connection up at once, as
+			 * the kernel's close does in SYN-SENT (a late SYN-ACK
+			 * then finds no socket and draws a RST). */
+			kw_conn_free(E, c);
+			return;
+		}
 		ev = kw_tcp_events(c->tcp);
 		if (ev & KW_TCP_ERROR) {
 			int err = kw_tcp_take_error(c->tcp);
@@ -436,6 +466,7 @@ static void stream_pump(struct kw_engine *E, struct kw_conn *c)
 		kw_conn_free(E, c);
 		return;
 	}
+	publish_stack_error(E, c);
 	to_program(E, c);
 	if (c->dead) {
 		stream_pump(E, c);
@@ -607,7 +638,5 @@ void kw_bridge_event(struct kw_engine *E, struct kw_conn *c, uint32_t events)
 {
 	if (events & (EPOLLHUP | EPOLLERR))
 		c->hup = true;
-	if (c->kind == KW_SLOT_STREAM && c->connecting)
-		return;     /* we hold the program's end: nothing can happen yet */
 	kw_conn_mark(E, c);
 }

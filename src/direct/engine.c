@@ -154,7 +154,7 @@ static int op_connect(struct kw_engine *E, const struct kw_direct_request *rq,
 	struct kw_tcp *t;
 	int r;
 
-	if (nfds != 2)
+	if (nfds != 1)
 		return -EINVAL;
 	if (rq->slot != UINT32_MAX) {
 		c = named(E, rq);
@@ -181,11 +181,10 @@ static int op_connect(struct kw_engine *E, const struct kw_direct_request *rq,
 	}
 	atomic_store_explicit(&E->shared->slot[c->slot].kind, KW_SLOT_STREAM, memory_order_release);
 	c->fd = fds[0];
-	c->prog_fd = fds[1];
 	fcntl(c->fd, F_SETFL, O_NONBLOCK);
 	kw_conn_oob_inline(c);
 	c->filler_left = rq->filler;
-	c->sndbuf = rq->sndbuf;
+	atomic_store(&E->shared->slot[c->slot].sndbuf, rq->sndbuf);
 	c->connecting = true;
 	kw_conn_publish(E, c);
 	/* In the set from now on (no interest yet): its end is ours to watch. */

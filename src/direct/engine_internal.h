@@ -18,14 +18,14 @@ struct kw_conn {
 	enum kw_slot_kind kind;
 	struct kw_tcp *tcp;           /* NULL once the stack is done with it */
 	int fd;                       /* the engine's end; -1 for a BOUND slot */
-	int prog_fd;                  /* the program's end, held while connecting */
+	int prog_fd;                  /* accepted: the program's end until handed over */
 	uint32_t filler_left;         /* filler bytes still to discard */
-	uint32_t sndbuf;              /* program end's send buffer to restore */
 	bool connecting;
 	bool prog_eof;                /* the program shut its write side */
 	bool shut_wr;                 /* we shut ours: the program sees EOF */
 	bool hup;                     /* the program closed every copy of its end */
 	bool dead;                    /* ended by an error: discard its writes */
+	bool err_published;           /* the stack's error is in the slot already */
 	bool stack_backlog;           /* stack data waits for room in the pair */
 	bool in_epoll;
 	uint32_t events;              /* epoll interest */

@@ -49,12 +49,18 @@ struct kw_slot {
 	_Atomic uint8_t was_open;      /* reached OPEN once */
 	_Atomic uint8_t keepalive;     /* SO_KEEPALIVE */
 	_Atomic uint8_t nodelay;       /* TCP_NODELAY */
+	_Atomic uint8_t peer_fin;      /* DEAD after the peer's FIN: reads end in EOF */
 	_Atomic int32_t error;         /* pending error (positive errno), 0 if none */
 	_Atomic uint32_t idle_ms, interval_ms, count;
 	_Atomic uint32_t user_timeout_ms;
 	_Atomic uint8_t linger_on;     /* SO_LINGER, as the program set it */
 	_Atomic uint8_t reuseport;     /* SO_REUSEPORT */
 	_Atomic int32_t linger_s;
+	/* The program end's send buffer to give back once the handshake has
+	 * ended (0: nothing to do). The program side sets it, on the first
+	 * write or SO_ERROR/SO_SNDBUF query after: the engine holds no copy of
+	 * the program's end, so the program's close() shows at once. */
+	_Atomic uint32_t sndbuf;
 	_Atomic uint32_t laddr, raddr; /* host byte order */
 	_Atomic uint16_t lport, rport;
 };
@@ -80,12 +86,13 @@ enum kw_direct_op {
 	/* Reserve addr:port on the stack (port 0: an ephemeral one). Replies
 	 * with a BOUND slot. */
 	KW_OP_BIND = 1,
-	/* Connect to addr:port. Attached: the engine's end of a stream pair,
-	 * and a duplicate of the program's end (held until the handshake
-	 * ends, to lift the program end's send buffer then); `filler` bytes
-	 * the program wrote into its end so it shows no POLLOUT meanwhile;
-	 * `sndbuf` the program end's send buffer to restore. Uses slot if it
-	 * is BOUND. Replies -EINPROGRESS with a STREAM slot, or an error. */
+	/* Connect to addr:port. Attached: the engine's end of a stream pair
+	 * (only: a copy of the program's end would hide the program's close
+	 * while the handshake runs); `filler` bytes the program wrote into
+	 * its end so it shows no POLLOUT meanwhile; `sndbuf` the program
+	 * end's send buffer, kept in the slot for the program side to
+	 * restore. Uses slot if it is BOUND. Replies -EINPROGRESS with a
+	 * STREAM slot, or an error. */
 	KW_OP_CONNECT,
 	/* Listen on the BOUND slot. Attached: the engine's end of a
 	 * SEQPACKET pair, on which accepted connections will be sent. */

@@ -79,6 +79,9 @@ int kw_direct_read_error(int fd);
 /* Before a write: 0 to go ahead, or the errno to fail with (raising
  * SIGPIPE where the kernel would, unless MSG_NOSIGNAL is in flags). */
 int kw_direct_write_check(int fd, int flags);
+/* Once the handshake has ended, give the program's end of a connection
+ * the send buffer the filler trick took from it (the slot says which). */
+void kw_direct_lift_sndbuf(int fd, struct kw_slot *s);
 /* The program is letting go of fd (close) or making newfd a copy (dup). */
 void kw_direct_forget(int fd);
 void kw_direct_copy(int oldfd, int newfd);

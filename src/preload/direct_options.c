@@ -174,7 +174,11 @@ bool kw_direct_getsockopt(int fd, int level, int name, void *val, socklen_t *len
 		case SO_ERROR:
 			if (len == NULL || val == NULL)
 				return fail(ret, EFAULT);
+			kw_direct_lift_sndbuf(fd, s);
 			return put_int(val, len, atomic_exchange(&s->error, 0), ret);
+		case SO_SNDBUF:
+			kw_direct_lift_sndbuf(fd, s);
+			return false;           /* the socketpair end answers */
 		case SO_KEEPALIVE:
 			return put_int(val, len, atomic_load(&s->keepalive), ret);
 		case SO_REUSEADDR:
@@ -280,6 +284,12 @@ bool kw_direct_setsockopt(int fd, int level, int name, const void *val, socklen_
 			break;
 		case SO_LINGER:
 			return set_linger(s, val, len, ret);
+		case SO_SNDBUF:
+		case SO_SNDBUFFORCE:
+			/* The program's own size wins over the one kept to
+			 * restore after the handshake. */
+			atomic_store(&s->sndbuf, 0);
+			return false;
 		case SO_REUSEADDR:
 		case SO_REUSEPORT:
 		case SO_PRIORITY:

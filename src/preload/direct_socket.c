@@ -12,8 +12,11 @@
  *
  * While the handshake runs, the program's end must not look writable: a
  * few KiB of filler written into it with a tiny send buffer keep POLLOUT
- * off; the engine drops the filler and restores the buffer when the
- * handshake ends, which is exactly when the kernel would report POLLOUT. */
+ * off; the engine drops the filler when the handshake ends, which is
+ * exactly when the kernel would report POLLOUT, and the first write (or
+ * SO_ERROR) after restores the buffer (kw_direct_lift_sndbuf). The engine
+ * keeps no copy of the program's end, so a close() before the handshake
+ * ends reaches it at once and aborts the connect, as on the kernel. */
 #include "config.h"
 #include "preload/direct.h"
 #include "direct/fdpass.h"
@@ -196,6 +199,7 @@ static bool wait_connected(int fd, const struct fd_traits *t, int *ret)
 	if (s == NULL)
 		return fail(ret, ECONNABORTED);
 	if (atomic_load_explicit(&s->state, memory_order_acquire) == KW_SLOT_OPEN) {
+		kw_direct_lift_sndbuf(fd, s);
 		*ret = 0;
 		return true;
 	}
@@ -256,10 +260,7 @@ bool kw_direct_connect(int fd, const struct sockaddr_in *sin, int *ret)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return fail(ret, errno == EMFILE || errno == ENFILE ? errno : ENOBUFS);
 	rq.filler = fill(sv[0], &rq.sndbuf);
-	{
-		int fds[2] = { sv[1], sv[0] };
-		r = kw_direct_request(&rq, fds, 2, &newref);
-	}
+	r = kw_direct_request(&rq, &sv[1], 1, &newref);
 	kw_libc.close(sv[1]);
 	if (r != -EINPROGRESS) {
 		kw_libc.close(sv[0]);
@@ -408,11 +409,29 @@ bool kw_direct_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags, 
 
 /* ---- data and lifetime ------------------------------------------------- */
 
+void kw_direct_lift_sndbuf(int fd, struct kw_slot *s)
+{
+	int v;
+
+	/* One load on the common path; the exchange makes sure one copy of
+	 * the descriptor (of many, after fork) does it, once. */
+	if (atomic_load_explicit(&s->sndbuf, memory_order_relaxed) == 0 ||
+	    atomic_load_explicit(&s->state, memory_order_acquire) == KW_SLOT_CONNECTING)
+		return;
+	v = (int)atomic_exchange(&s->sndbuf, 0);
+	if (v > 0)
+		kw_libc.setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+}
+
 int kw_direct_read_error(int fd)
 {
 	struct kw_slot *s = kw_direct_slot(kw_direct_ref(fd));
 
 	if (s == NULL || atomic_load_explicit(&s->state, memory_order_acquire) != KW_SLOT_DEAD)
+		return 0;
+	/* The peer's FIN came first: end of stream, the error stays for
+	 * SO_ERROR and write (Linux tests SOCK_DONE before sk_err). */
+	if (atomic_load(&s->peer_fin))
 		return 0;
 	return atomic_exchange(&s->error, 0);
 }
@@ -429,10 +448,13 @@ int kw_direct_write_check(int fd, int flags)
 	 * (README, "Limits of direct mode"). */
 	if (flags & MSG_OOB)
 		return EOPNOTSUPP;
+	kw_direct_lift_sndbuf(fd, s);
 	if (atomic_load_explicit(&s->state, memory_order_acquire) != KW_SLOT_DEAD)
 		return 0;
 	err = atomic_exchange(&s->error, 0);
-	if (err != 0)
+	/* Linux's sk_stream_error(): SIGPIPE for EPIPE, whether it was the
+	 * pending error (a reset in CLOSE-WAIT) or not. */
+	if (err != 0 && err != EPIPE)
 		return err;
 	if (!(flags & MSG_NOSIGNAL))
 		raise(SIGPIPE);

@@ -560,10 +560,11 @@ void tcp_set_closed(struct kw_tcp *c, int err)
 	c->rtx_at = c->delack_at = c->ka_at = c->tw_at = KW_TIME_NEVER;
 	kw_timer_cancel(&L->timers, &c->timer);
 	c->state = KW_TCP_CLOSED;
-	if (err) {
+	/* In-order bytes already received stay readable: Linux's tcp_reset()
+	 * and tcp_done() leave the receive queue alone, so recv returns them
+	 * before the error. The ring goes when the block is freed. */
+	if (err)
 		c->error = c->fatal = err;
-		ring_drop(&c->rcv, c->rcv.len);
-	}
 	if (c->parent) {
 		struct kw_tcp *p = c->parent;
 		detach_from_parent(c);
@@ -949,9 +950,14 @@ static ssize_t recv_empty_result(const struct kw_tcp *c)
 {
 	if (c->rcv.len != 0)
 		return 1;
+	/* The peer's FIN ends the stream even if an error came after it:
+	 * Linux's tcp_recvmsg() tests SOCK_DONE before sk_err (a RST in
+	 * CLOSE-WAIT reads as EOF; SO_ERROR and send report EPIPE). */
+	if (c->fin_received)
+		return 0;
 	if (c->fatal)
 		return -c->fatal;
-	if (c->fin_received || c->rd_shut)
+	if (c->rd_shut)
 		return 0;
 	switch (c->state) {
 	case KW_TCP_ESTABLISHED:

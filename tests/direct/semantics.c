@@ -31,6 +31,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -813,6 +815,208 @@ static int user_timeout_from_env(int port)
 	return 0;
 }
 
+/* Issue 11: data the peer sent and saw acknowledged before its RST is
+ * read in full before ECONNRESET (Linux keeps the receive queue). The
+ * kernel side sends 400,000 bytes to a program that does not read, waits
+ * until SIOCOUTQ says all are acknowledged, then closes with SO_LINGER
+ * {1,0}. */
+struct bulk_reset {
+	int lfd, port;
+	pthread_t thread;
+	_Atomic int state;             /* 1: all acknowledged and reset; -1: failed */
+};
+
+static void *bulk_reset_main(void *arg)
+{
+	struct bulk_reset *b = arg;
+	static char buf[400000];
+	struct linger lg = { 1, 0 };
+	size_t sent = 0;
+	double end;
+	int fd = accept(b->lfd, NULL, NULL), q = -1;
+
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (char)(i % 251);
+	while (fd >= 0 && sent < sizeof(buf)) {
+		ssize_t n = write(fd, buf + sent, sizeof(buf) - sent);
+		if (n <= 0)
+			break;
+		sent += (size_t)n;
+	}
+	end = now_s() + 10;
+	while (fd >= 0 && now_s() < end && (ioctl(fd, SIOCOUTQ, &q) != 0 || q != 0))
+		usleep(10000);
+	if (fd < 0 || sent != sizeof(buf) || q != 0) {
+		atomic_store(&b->state, -1);
+		return NULL;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+	atomic_store(&b->state, 1);
+	return NULL;
+}
+
+static void test_data_before_reset(void)
+{
+	struct bulk_reset b = { .lfd = -1 };
+	struct sockaddr_in sin = sin_of(kernel_addr, 0);
+	socklen_t len = sizeof(sin);
+	static char buf[65536];
+	size_t got = 0;
+	bool intact = true;
+	int fd, one = 1;
+	ssize_t n;
+
+	b.lfd = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(b.lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(b.lfd, (struct sockaddr *)&sin, sizeof(sin)) != 0 || listen(b.lfd, 4) != 0 ||
+	    getsockname(b.lfd, (struct sockaddr *)&sin, &len) != 0) {
+		printf("Bail out! kernel-side listener: %s\n", strerror(errno));
+		exit(1);
+	}
+	b.port = ntohs(sin.sin_port);
+	pthread_create(&b.thread, NULL, bulk_reset_main, &b);
+	fd = tcp_connect(kernel_addr, b.port);
+	tap_ok(fd >= 0, "bulk then reset: connected");
+	for (double end = now_s() + 12; atomic_load(&b.state) == 0 && now_s() < end;)
+		usleep(10000);
+	tap_is_u64((uint64_t)atomic_load(&b.state), 1,
+		   "the kernel side sent 400,000 bytes, saw them all acknowledged, and reset");
+	usleep(200000);                 /* the RST is in */
+	for (;;) {
+		struct pollfd p = { fd, POLLIN, 0 };
+
+		if (poll(&p, 1, 5000) != 1)
+			break;
+		errno = 0;
+		n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		for (ssize_t i = 0; i < n; i++)
+			intact &= buf[i] == (char)((got + (size_t)i) % 251);
+		got += (size_t)n;
+	}
+	tap_is_u64(got, 400000, "the program reads all 400,000 bytes first");
+	tap_ok(intact, "... intact");
+	tap_ok(n == -1 && errno == ECONNRESET, "... then read fails with ECONNRESET");
+	tap_is_u64(read(fd, buf, sizeof(buf)), 0, "... once; then end of stream");
+	close(fd);
+	pthread_join(b.thread, NULL);
+	close(b.lfd);
+}
+
+/* Issue 11: the peer sent "hello" and closed; the program's write draws
+ * the peer kernel's RST. Linux: reads still end in EOF (SOCK_DONE before
+ * sk_err), SO_ERROR is EPIPE (a reset in CLOSE-WAIT), a write EPIPE. */
+static void test_reset_after_fin(void)
+{
+	struct server *h = server_start(HELLO_CLOSE, 1);
+	char buf[16];
+	int fd = tcp_connect(kernel_addr, h->port);
+	ssize_t n;
+
+	n = read_all(fd, buf, 5, 5);
+	tap_ok(n == 5 && read(fd, buf, sizeof(buf)) == 0, "reset after FIN: hello, then EOF");
+	server_join(h);
+	tap_ok(write(fd, "x", 1) == 1, "... a write after the peer's FIN is taken");
+	usleep(300000);                 /* the peer's RST is in */
+	errno = 0;
+	n = read(fd, buf, sizeof(buf));
+	tap_ok(n == 0, "... after the peer's RST, read still returns 0 (EOF), not EPIPE");
+	if (n != 0)
+		tap_diag("read returned %zd (%s)", n, strerror(errno));
+	tap_is_u64(get_int(fd, SOL_SOCKET, SO_ERROR), EPIPE, "... SO_ERROR is EPIPE");
+	errno = 0;
+	tap_ok(send(fd, "y", 1, MSG_NOSIGNAL) == -1 && errno == EPIPE, "... and a write fails with EPIPE");
+	tap_is_u64(read(fd, buf, sizeof(buf)), 0, "... read: 0 again");
+	close(fd);
+}
+
+/* Issue 11: close() on a socket whose handshake is still running aborts
+ * it at once, as the kernel does (a happy-eyeballs client closes the
+ * loser): the kernel listener's SYN-ACKs are dropped on their way out,
+ * the program closes, the drop is lifted; the late SYN-ACK must meet a
+ * RST, so nothing ever reaches the kernel's accept queue. A copy in a
+ * forked child keeps the connection alive instead. */
+static int drop_synacks(int port, bool on)
+{
+	char cmd[512];
+
+	if (!on)
+		return system("nft delete table inet kwsyn");
+	snprintf(cmd, sizeof(cmd),
+		 "nft add table inet kwsyn && "
+		 "nft add chain inet kwsyn out '{ type filter hook output priority -10; }' && "
+		 "nft add rule inet kwsyn out oifname %s tcp sport %d "
+		 "'tcp flags & (syn | ack) == syn | ack' drop", tap_name, port);
+	return system(cmd);
+}
+
+static void test_close_while_connecting(void)
+{
+	struct server *s = server_start(HOLD, 0);  /* a listener that does not accept */
+	struct sockaddr_in sin = sin_of(kernel_addr, s->port);
+	int fd, r, status = -1, afd;
+	struct pollfd p;
+	pid_t pid;
+
+	tap_is_u64(drop_synacks(s->port, true), 0, "close while connecting: the listener's SYN-ACKs are dropped");
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	errno = 0;
+	r = connect(fd, (struct sockaddr *)&sin, sizeof(sin));
+	tap_ok(r == -1 && errno == EINPROGRESS, "... non-blocking connect: EINPROGRESS");
+	usleep(100000);
+	close(fd);
+	usleep(100000);
+	drop_synacks(s->port, false);
+	usleep(1600000);                /* the kernel's SYN-ACK retransmission (1 s) */
+	fcntl(s->lfd, F_SETFL, O_NONBLOCK);
+	afd = accept(s->lfd, NULL, NULL);
+	tap_ok(afd == -1 && errno == EAGAIN,
+	       "... closed: the late SYN-ACK met a RST, the kernel has nothing to accept");
+	if (afd >= 0)
+		close(afd);
+
+	tap_is_u64(drop_synacks(s->port, true), 0, "fork while connecting: SYN-ACKs dropped again");
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	r = connect(fd, (struct sockaddr *)&sin, sizeof(sin));
+	pid = fork();
+	if (pid == 0) {
+		p = (struct pollfd){ fd, POLLOUT, 0 };
+		_exit(poll(&p, 1, 5000) == 1 && get_int(fd, SOL_SOCKET, SO_ERROR) == 0 &&
+		      write(fd, "k", 1) == 1 ? 0 : 1);
+	}
+	close(fd);                      /* the child's copy keeps it */
+	usleep(100000);
+	drop_synacks(s->port, false);
+	waitpid(pid, &status, 0);
+	tap_ok(r == -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	       "... the parent closed its copy; the child's completes the connect and writes");
+	{
+		struct pollfd ap = { s->lfd, POLLIN, 0 };
+		afd = poll(&ap, 1, 2000) == 1 ? accept(s->lfd, NULL, NULL) : -1;
+	}
+	tap_ok(afd >= 0, "... the kernel accepts that connection");
+	if (afd >= 0)
+		close(afd);
+	server_join(s);
+
+	/* The filler's tiny send buffer is gone once the handshake is. */
+	s = server_start(ECHO, 1);
+	sin = sin_of(kernel_addr, s->port);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	r = connect(fd, (struct sockaddr *)&sin, sizeof(sin));
+	p = (struct pollfd){ fd, POLLOUT, 0 };
+	tap_ok(r == -1 && poll(&p, 1, 5000) == 1 && get_int(fd, SOL_SOCKET, SO_ERROR) == 0,
+	       "a non-blocking connect completes");
+	r = get_int(fd, SOL_SOCKET, SO_SNDBUF);
+	tap_ok(r >= 65536, "... and its send buffer is back to the socket's own size");
+	if (r < 65536)
+		tap_diag("SO_SNDBUF %d", r);
+	close(fd);
+	server_join(s);
+}
+
 /* semantics send-exit PORT FILE: write 4 MiB to the kernel's PORT, keep
  * a copy in FILE, and exit without closing: the engine must still deliver
  * every byte and a FIN (the kernel would, after the process is gone). */
@@ -895,6 +1099,9 @@ int main(int argc, char **argv)
 	test_accept();
 	test_kernel_stays_kernel();
 	test_program_options();
+	test_data_before_reset();
+	test_reset_after_fin();
+	test_close_while_connecting();
 	test_keepalive_death();
 	test_user_timeout();
 	return tap_done();
