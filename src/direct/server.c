@@ -9,6 +9,7 @@
 #include "direct/rendezvous.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -206,6 +207,16 @@ static bool idle(struct kw_engine *E, struct host *h)
 	       kw_tcp_layer_count(kw_stack_tcp(E->stack)) == 0;
 }
 
+/* A program connecting at the moment we decide to go: serve it instead.
+ * (One connecting after the listener is closed finds no engine and starts
+ * one; one caught in between is told by its failed hello and retries.) */
+static bool pending_client(struct host *h)
+{
+	struct pollfd p = { .fd = h->listen_fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1;
+}
+
 static uint64_t host_turn(struct kw_engine *E)
 {
 	struct host *h = E->host;
@@ -224,7 +235,7 @@ static uint64_t host_turn(struct kw_engine *E)
 			h->idle_since = 0;
 		else if (h->idle_since == 0)
 			h->idle_since = E->now;
-		else if (E->now - h->idle_since >= IDLE_EXIT_NS)
+		else if (E->now - h->idle_since >= IDLE_EXIT_NS && !pending_client(h))
 			E->stop = true;
 	}
 	return h->next_check;

@@ -79,6 +79,11 @@ static int greet(int fd, struct kw_engine_link *out, char *err, size_t errlen)
 		return -1;
 	}
 	r = kw_fd_recv(fd, &h, sizeof(h), &memfd, 1, &nfds, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	if (r == 0 || (r < 0 && errno == ECONNRESET)) {
+		/* An on-demand engine that was just going idle: try again. */
+		snprintf(err, errlen, "the engine went away before answering");
+		return -2;
+	}
 	if (r != (ssize_t)sizeof(h) || h.magic != KW_HELLO_MAGIC) {
 		snprintf(err, errlen, "the engine's socket gave no hello (%s)",
 			 r < 0 ? strerror(errno) : "closed or malformed");
@@ -253,7 +258,17 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-int kw_direct_attach(struct kw_engine_link *out, char *err, size_t errlen)
+static int hello_or_close(int fd, struct kw_engine_link *out, char *err, size_t errlen)
+{
+	int r = greet(fd, out, err, errlen);
+
+	if (r != 0)
+		kw_libc.close(fd);
+	return r;
+}
+
+/* 0, -1 (err says why), or -2: the engine left before its hello. */
+static int attach_once(struct kw_engine_link *out, char *err, size_t errlen)
 {
 	const struct kw_config *c = &kw_rt.cfg;
 	struct sockaddr_un sun;
@@ -265,7 +280,7 @@ int kw_direct_attach(struct kw_engine_link *out, char *err, size_t errlen)
 	kw_engine_address(c->tap_name, &sun, &len, name, sizeof(name));
 	fd = connect_engine(&sun, len);
 	if (fd >= 0)
-		return greet(fd, out, err, errlen) == 0 ? 0 : (kw_libc.close(fd), -1);
+		return hello_or_close(fd, out, err, errlen);
 	if (fd != -ECONNREFUSED && fd != -ENOENT) {
 		snprintf(err, errlen, "cannot reach the engine at %s: %s", name, strerror(-fd));
 		return -1;
@@ -279,7 +294,7 @@ int kw_direct_attach(struct kw_engine_link *out, char *err, size_t errlen)
 
 		fd = connect_engine(&sun, len);
 		if (fd >= 0)
-			return greet(fd, out, err, errlen) == 0 ? 0 : (kw_libc.close(fd), -1);
+			return hello_or_close(fd, out, err, errlen);
 		if ((fd != -ECONNREFUSED && fd != -ENOENT) || mono_ms() >= until)
 			break;
 		nanosleep(&ts, NULL);
@@ -287,4 +302,13 @@ int kw_direct_attach(struct kw_engine_link *out, char *err, size_t errlen)
 	snprintf(err, errlen, "the engine started for it does not answer at %s: %s", name,
 		 strerror(-fd));
 	return -1;
+}
+
+int kw_direct_attach(struct kw_engine_link *out, char *err, size_t errlen)
+{
+	int r = -2;
+
+	for (int attempt = 0; attempt < 3 && r == -2; attempt++)
+		r = attach_once(out, err, errlen);
+	return r == 0 ? 0 : -1;
 }
