@@ -48,7 +48,10 @@ bool kw_direct_init(void)
 {
 	char err[320], what[200];
 
-	if (kw_engine_probe(&kw_rt.cfg, err, sizeof(err)) != 0) {
+	/* An engine process already serving the device has it: the program
+	 * itself needs no access to /dev/net/tun then. */
+	if (!(kw_rt.cfg.engine == KW_ENGINE_PROCESS && kw_direct_engine_running()) &&
+	    kw_engine_probe(&kw_rt.cfg, err, sizeof(err)) != 0) {
 		if (kw_rt.cfg.strict) {
 			kw_log(KW_LOG_ERROR, "KEEPWIRE_TAP=%s: %s; exiting (KEEPWIRE_STRICT=1)",
 			       kw_rt.cfg.tap_name, err);

@@ -53,6 +53,8 @@ struct kw_slot *kw_direct_slot(uint32_t ref);
  * err. */
 struct kw_engine_link;
 int kw_direct_attach(struct kw_engine_link *out, char *err, size_t errlen);
+/* Whether an engine process listens for the device now. */
+bool kw_direct_engine_running(void);
 
 /* Start the engine on first need: 0, or -1 (the kernel stack it is). */
 int kw_direct_ensure(void);

@@ -312,3 +312,17 @@ int kw_direct_attach(struct kw_engine_link *out, char *err, size_t errlen)
 		r = attach_once(out, err, errlen);
 	return r == 0 ? 0 : -1;
 }
+
+bool kw_direct_engine_running(void)
+{
+	struct sockaddr_un sun;
+	socklen_t len;
+	int fd;
+
+	kw_engine_address(kw_rt.cfg.tap_name, &sun, &len, NULL, 0);
+	fd = connect_engine(&sun, len);
+	if (fd < 0)
+		return false;
+	kw_libc.close(fd);
+	return true;
+}

@@ -122,6 +122,20 @@ done
 is "$(grep -v listening "$TMP/reader.7106")" "$w pattern-ok" \
 	"... the peer, reading only after the program exited, gets all $w bytes and FIN"
 
+# Another user may not use it (SO_PEERCRED): told so, no silent kernel.
+if command -v setpriv >/dev/null 2>&1 &&
+   setpriv --reuid=65534 --regid=65534 --clear-groups test -r "$KW_LIB" -a -x "$HELP" 2>/dev/null; then
+	out=$(ip netns exec "$NS" setpriv --reuid=65534 --regid=65534 --clear-groups \
+		env LD_PRELOAD="$KW_PRELOAD" KEEPWIRE_MODE=direct KEEPWIRE_TAP=kwt0 \
+		KEEPWIRE_ADDRESS="$SADDR/24" KEEPWIRE_STRICT=1 KEEPWIRE_ENGINE=process \
+		KW_T_KERNEL="$KADDR" "$HELP" fetch 7199 2>&1)
+	is "$?" 2 "another user's program is refused by the engine: exit 2 (KEEPWIRE_STRICT=1)"
+	like "$out" 'the engine refused this program: Permission denied' "... saying so"
+else
+	skip "setpriv missing, or uid 65534 cannot run the build tree's files"
+	skip "setpriv missing, or uid 65534 cannot run the build tree's files"
+fi
+
 # 7. SIGTERM ends the explicit engine with status 0.
 kill -TERM "$eng"
 wait "$eng"
@@ -131,7 +145,7 @@ is "$(engines)" 0 "... and is gone"
 # 8. An engine that cannot get the device: the program says so (and exits
 # 2 under KEEPWIRE_STRICT=1) instead of using the kernel.
 listening reader 7107 "$TMP/never"
-direct_exec "$HELP" fetch 7107 > /dev/null 2>&1 &
+direct_exec KEEPWIRE_ENGINE=thread "$HELP" fetch 7107 > /dev/null 2>&1 &
 holder=$!
 sleep 0.5
 out=$(pdirect "$HELP" fetch 7107 2>&1)
