@@ -21,6 +21,7 @@ static void usage(FILE *out)
 	fprintf(out,
 "Usage: keepwire [OPTIONS] [--] COMMAND [ARG...]\n"
 "       keepwire show PID\n"
+"       keepwire engine --tap IF --address A/P [...] (see keepwire engine --help)\n"
 "\n"
 "Run COMMAND with TCP keepalive on every TCP socket it opens, so a dead peer\n"
 "or a silently dropped connection is detected in idle + interval x count.\n"
@@ -48,6 +49,10 @@ static void usage(FILE *out)
 "                      (every non-loopback IPv4 address)\n"
 "  --mac M             the stack's MAC [KEEPWIRE_MAC] (random, local)\n"
 "  --mtu N             the stack's MTU [KEEPWIRE_MTU] (the device's)\n"
+"  --engine P          where the stack runs: thread (inside the program) or\n"
+"                      process (one keepwire engine per device, shared by\n"
+"                      every program, started on demand) [KEEPWIRE_ENGINE]\n"
+"                      (thread)\n"
 "\n"
 "  -h, --help          show this help and exit\n"
 "  -V, --version       show the version and exit\n"
@@ -148,7 +153,7 @@ int main(int argc, char **argv)
 {
 	enum { OPT_IDLE = 256, OPT_INTERVAL, OPT_COUNT, OPT_USER_TIMEOUT,
 	       OPT_POLICY, OPT_LOG, OPT_STRICT, OPT_DIRECT, OPT_TAP, OPT_ADDRESS,
-	       OPT_GATEWAY, OPT_ROUTE, OPT_MAC, OPT_MTU };
+	       OPT_GATEWAY, OPT_ROUTE, OPT_MAC, OPT_MTU, OPT_ENGINE };
 	static const struct option options[] = {
 		{ "idle", required_argument, NULL, OPT_IDLE },
 		{ "interval", required_argument, NULL, OPT_INTERVAL },
@@ -164,6 +169,7 @@ int main(int argc, char **argv)
 		{ "route", required_argument, NULL, OPT_ROUTE },
 		{ "mac", required_argument, NULL, OPT_MAC },
 		{ "mtu", required_argument, NULL, OPT_MTU },
+		{ "engine", required_argument, NULL, OPT_ENGINE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -174,11 +180,14 @@ int main(int argc, char **argv)
 	enum kw_user_timeout_mode ut;
 	enum kw_policy policy;
 	enum kw_log_level level;
+	enum kw_engine_placement placement;
 	bool direct = false;
 	int opt;
 
 	if (argc >= 2 && strcmp(argv[1], "show") == 0)
 		return kw_show_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "engine") == 0)
+		return kw_engine_main(argc - 1, argv + 1);
 
 	opterr = 0;
 	/* '+': stop at the first operand, which is the command. */
@@ -238,6 +247,11 @@ int main(int argc, char **argv)
 			break;
 		case OPT_MTU:
 			set_env("KEEPWIRE_MTU", optarg);
+			break;
+		case OPT_ENGINE:
+			if (!kw_parse_engine(optarg, &placement, why, sizeof(why)))
+				return bad_option("--engine", optarg, why);
+			set_env("KEEPWIRE_ENGINE", optarg);
 			break;
 		case 'h':
 			usage(stdout);

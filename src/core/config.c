@@ -101,6 +101,21 @@ bool kw_parse_policy(const char *text, enum kw_policy *policy, char *why, unsign
 	return false;
 }
 
+bool kw_parse_engine(const char *text, enum kw_engine_placement *engine, char *why,
+		     unsigned why_len)
+{
+	if (text != NULL && word_is(text, "thread")) {
+		*engine = KW_ENGINE_THREAD;
+		return true;
+	}
+	if (text != NULL && word_is(text, "process")) {
+		*engine = KW_ENGINE_PROCESS;
+		return true;
+	}
+	kw_set_why(why, why_len, "unknown placement; expected thread or process");
+	return false;
+}
+
 static const char *const LEVEL_NAMES[] = { "error", "warn", "info", "debug" };
 
 const char *kw_log_level_name(enum kw_log_level level)
@@ -351,6 +366,9 @@ static void load_direct(struct loader *l)
 						why, sizeof(why)))
 		bad_value(l, "KEEPWIRE_ADDRESS", v, why);
 	load_gateway(l);
+	v = get(l, "KEEPWIRE_ENGINE");
+	if (v != NULL && !kw_parse_engine(v, &cfg->engine, why, sizeof(why)))
+		bad_value(l, "KEEPWIRE_ENGINE", v, why);
 	v = get(l, "KEEPWIRE_MAC");
 	if (v != NULL) {
 		cfg->has_mac = kw_parse_mac(v, cfg->mac, why, sizeof(why));

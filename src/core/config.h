@@ -27,6 +27,9 @@ enum kw_log_level { KW_LOG_ERROR = 0, KW_LOG_WARN, KW_LOG_INFO, KW_LOG_DEBUG };
 enum kw_policy { KW_POLICY_DEFAULT = 0, KW_POLICY_FORCE };
 enum kw_user_timeout_mode { KW_UT_OFF = 0, KW_UT_AUTO, KW_UT_VALUE };
 enum kw_mode { KW_MODE_SOCKET = 0, KW_MODE_DIRECT };
+/* Where direct mode's engine runs: a thread of the program (default for
+ * now) or a process of its own shared by every program on the device. */
+enum kw_engine_placement { KW_ENGINE_THREAD = 0, KW_ENGINE_PROCESS };
 
 struct kw_config {
 	bool enabled;                  /* false: keepwire touches nothing */
@@ -39,6 +42,7 @@ struct kw_config {
 	enum kw_log_level log_level;
 	bool strict;
 	enum kw_mode mode;
+	enum kw_engine_placement engine;  /* KEEPWIRE_ENGINE */
 
 	/* Direct mode (KEEPWIRE_TAP ... KEEPWIRE_ROUTE). Every one that is set
 	 * is validated whatever the mode, so a typo is reported even while
@@ -102,6 +106,8 @@ bool kw_parse_user_timeout(const char *text, enum kw_user_timeout_mode *mode,
 			   uint64_t *ms, char *why, unsigned why_len);
 bool kw_parse_policy(const char *text, enum kw_policy *policy, char *why, unsigned why_len);
 bool kw_parse_log_level(const char *text, enum kw_log_level *level, char *why, unsigned why_len);
+bool kw_parse_engine(const char *text, enum kw_engine_placement *engine, char *why,
+		     unsigned why_len);
 
 const char *kw_log_level_name(enum kw_log_level level);
 

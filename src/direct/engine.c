@@ -140,6 +140,7 @@ static int op_bind(struct kw_engine *E, const struct kw_direct_request *rq, stru
 		return -ENOBUFS;
 	}
 	c->tcp = t;
+	c->owner = E->requester;
 	kw_tcp_set_user(t, c);
 	kw_conn_publish(E, c);
 	atomic_store(&E->shared->slot[c->slot].reuseport, rq->reuseport != 0);
@@ -343,12 +344,12 @@ static void handle_request(struct kw_engine *E, const struct kw_direct_request *
 	kw_engine_reply(E, rq->cell, r, c ? c->slot : 0, c ? gen_of(E, c) : 0);
 }
 
-static void read_requests(struct kw_engine *E)
+void kw_engine_read_requests(struct kw_engine *E, int fd)
 {
 	for (int n = 0; n < 64; n++) {
 		struct kw_direct_request rq;
 		int fds[KW_FDPASS_MAX], nfds;
-		ssize_t r = kw_fd_recv(E->ctl_fd, &rq, sizeof(rq), fds, KW_FDPASS_MAX, &nfds,
+		ssize_t r = kw_fd_recv(fd, &rq, sizeof(rq), fds, KW_FDPASS_MAX, &nfds,
 				       MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 
 		if (r < 0 && (errno == EINTR || errno == EPROTO))
@@ -395,14 +396,13 @@ static int wait_ms(uint64_t deadline, uint64_t now)
 	return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
-static void *engine_main(void *arg)
+void kw_engine_run(struct kw_engine *E)
 {
-	struct kw_engine *E = arg;
 	struct epoll_event ev[64];
 	uint64_t busy_until = 0;
 
 	pthread_mutex_lock(&E->lock);
-	for (;;) {
+	while (!E->stop) {
 		uint64_t deadline;
 		int n;
 
@@ -413,6 +413,12 @@ static void *engine_main(void *arg)
 		if (E->lingering != NULL) {
 			uint64_t l = kw_bridge_linger_expire(E);
 			deadline = l < deadline ? l : deadline;
+		}
+		if (E->host_turn != NULL) {
+			uint64_t h = E->host_turn(E);
+			deadline = h < deadline ? h : deadline;
+			if (E->stop)
+				break;
 		}
 		pthread_mutex_unlock(&E->lock);
 		n = epoll_wait(E->epfd, ev, 64, 0);
@@ -434,22 +440,30 @@ static void *engine_main(void *arg)
 			if (id == KW_EV_TAP)
 				read_frames(E);
 			else if (id == KW_EV_CTL)
-				read_requests(E);
+				kw_engine_read_requests(E, E->ctl_fd);
 			else if (id == KW_EV_WAKE) {
 				uint64_t v;
 				(void)!read(E->wake_fd, &v, sizeof(v));
 			}
 			else if (id < KW_DIRECT_SLOTS && E->conn[id] != NULL)
 				kw_bridge_event(E, E->conn[id], ev[i].events);
+			else if (id >= KW_EV_HOST && E->host_event != NULL)
+				E->host_event(E, id, ev[i].events);
 		}
 		kw_bridge_run_dirty(E);
 	}
+	pthread_mutex_unlock(&E->lock);
+}
+
+static void *engine_main(void *arg)
+{
+	kw_engine_run(arg);
 	return NULL;
 }
 
 /* ---- exit -------------------------------------------------------------- */
 
-static bool drained(struct kw_engine *E)
+bool kw_engine_drained(struct kw_engine *E)
 {
 	for (uint32_t i = 0; i < KW_DIRECT_SLOTS; i++) {
 		struct kw_conn *c = E->conn[i];
@@ -468,6 +482,29 @@ void kw_engine_drain(uint64_t timeout_ns)
 	if (E == NULL || E->pid != getpid())
 		return;
 	pthread_mutex_lock(&E->lock);
+	kw_engine_drain_begin(E);
+	pthread_mutex_unlock(&E->lock);
+	(void)!write(E->wake_fd, &one, sizeof(one));
+	for (;;) {
+		struct timespec ts = { 0, 5 * 1000 * 1000 };
+
+		pthread_mutex_lock(&E->lock);
+		done = kw_engine_drained(E);
+		pthread_mutex_unlock(&E->lock);
+		if (done || now_ns() >= end)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	/* The device's offload flags outlive its descriptor: give it back as
+	 * found. The lock stays taken: the engine thread must not touch the
+	 * device again in the moments before the process ends. */
+	pthread_mutex_lock(&E->lock);
+	kw_tap_close(E->tap);
+	E->tap = NULL;
+}
+
+void kw_engine_drain_begin(struct kw_engine *E)
+{
 	E->draining = true;
 	for (uint32_t i = 0; i < KW_DIRECT_SLOTS; i++) {
 		struct kw_conn *c = E->conn[i];
@@ -482,24 +519,6 @@ void kw_engine_drain(uint64_t timeout_ns)
 		c->hup = true;
 		kw_conn_mark(E, c);
 	}
-	pthread_mutex_unlock(&E->lock);
-	(void)!write(E->wake_fd, &one, sizeof(one));
-	for (;;) {
-		struct timespec ts = { 0, 5 * 1000 * 1000 };
-
-		pthread_mutex_lock(&E->lock);
-		done = drained(E);
-		pthread_mutex_unlock(&E->lock);
-		if (done || now_ns() >= end)
-			break;
-		nanosleep(&ts, NULL);
-	}
-	/* The device's offload flags outlive its descriptor: give it back as
-	 * found. The lock stays taken: the engine thread must not touch the
-	 * device again in the moments before the process ends. */
-	pthread_mutex_lock(&E->lock);
-	kw_tap_close(E->tap);
-	E->tap = NULL;
 }
 
 /* ---- fork -------------------------------------------------------------- */
@@ -635,25 +654,54 @@ static int add_fd(int epfd, int fd, uint64_t id)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
-int kw_engine_start(const struct kw_config *cfg, struct kw_engine_link *out,
-		    char *err, size_t errlen)
+/* The shared region: anonymous for the thread placement (forked children
+ * inherit the mapping), a memfd for the process placement (each client
+ * maps the descriptor the engine sends it). */
+static struct kw_direct_shared *map_shared(bool memfd, int *fd_out)
 {
-	static bool atfork_done;
+	void *p;
+	int fd = -1;
+
+	*fd_out = -1;
+	if (!memfd)
+		p = mmap(NULL, sizeof(struct kw_direct_shared), PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	else {
+		fd = memfd_create("keepwire-shared", MFD_CLOEXEC);
+		if (fd < 0)
+			return NULL;
+		if (ftruncate(fd, sizeof(struct kw_direct_shared)) != 0) {
+			close(fd);
+			return NULL;
+		}
+		p = mmap(NULL, sizeof(struct kw_direct_shared), PROT_READ | PROT_WRITE,
+			 MAP_SHARED, fd, 0);
+	}
+	if (p == MAP_FAILED) {
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	*fd_out = fd;
+	return p;
+}
+
+struct kw_engine *kw_engine_create(const struct kw_config *cfg, bool memfd, char *err,
+				   size_t errlen)
+{
 	struct kw_stack_config sc = { 0 };
 	struct kw_tap_options o;
 	struct kw_engine *E;
-	sigset_t all, old;
-	int ctl[2] = { -1, -1 };
-	int r;
 
 	E = calloc(1, sizeof(*E));
 	if (E == NULL) {
 		snprintf(err, errlen, "out of memory starting the stack");
-		return -1;
+		return NULL;
 	}
 	E->epfd = -1;
 	E->ctl_fd = -1;
 	E->wake_fd = -1;
+	E->shared_fd = -1;
 	pthread_mutex_init(&E->lock, NULL);
 	tap_options(cfg, &o);
 	E->tap = kw_tap_open(&o, err, errlen);
@@ -665,10 +713,8 @@ int kw_engine_start(const struct kw_config *cfg, struct kw_engine_link *out,
 		snprintf(err, errlen, "out of memory starting the stack");
 		goto fail;
 	}
-	E->shared = mmap(NULL, sizeof(*E->shared), PROT_READ | PROT_WRITE,
-			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (E->shared == MAP_FAILED) {
-		E->shared = NULL;
+	E->shared = map_shared(memfd, &E->shared_fd);
+	if (E->shared == NULL) {
 		snprintf(err, errlen, "cannot map the shared socket table: %s", strerror(errno));
 		goto fail;
 	}
@@ -684,16 +730,10 @@ int kw_engine_start(const struct kw_config *cfg, struct kw_engine_link *out,
 	}
 	kw_stack_set_notify(E->stack, notify, E);
 	kw_tcp_layer_set_mem_limit(kw_stack_tcp(E->stack), stack_memory_limit());
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
-		snprintf(err, errlen, "cannot create the request channel: %s", strerror(errno));
-		goto fail;
-	}
-	E->ctl_fd = ctl[1];
-	fcntl(E->ctl_fd, F_SETFL, O_NONBLOCK);
 	E->epfd = epoll_create1(EPOLL_CLOEXEC);
 	E->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (E->epfd < 0 || E->wake_fd < 0 || add_fd(E->epfd, kw_tap_fd(E->tap), KW_EV_TAP) < 0 ||
-	    add_fd(E->epfd, E->ctl_fd, KW_EV_CTL) < 0 || add_fd(E->epfd, E->wake_fd, KW_EV_WAKE) < 0) {
+	    add_fd(E->epfd, E->wake_fd, KW_EV_WAKE) < 0) {
 		snprintf(err, errlen, "cannot set up epoll: %s", strerror(errno));
 		goto fail;
 	}
@@ -703,6 +743,54 @@ int kw_engine_start(const struct kw_config *cfg, struct kw_engine_link *out,
 	E->pid = getpid();
 	E->now = now_ns();
 	kw_stack_announce(E->stack, E->now);
+	return E;
+fail:
+	kw_engine_destroy(E);
+	return NULL;
+}
+
+void kw_engine_destroy(struct kw_engine *E)
+{
+	if (E->ctl_fd >= 0)
+		close(E->ctl_fd);
+	if (E->epfd >= 0)
+		close(E->epfd);
+	if (E->wake_fd >= 0)
+		close(E->wake_fd);
+	if (E->stack != NULL)
+		kw_stack_destroy(E->stack);
+	if (E->shared != NULL)
+		munmap(E->shared, sizeof(*E->shared));
+	if (E->shared_fd >= 0)
+		close(E->shared_fd);
+	if (E->tap != NULL)
+		kw_tap_close(E->tap);
+	free(E->frame);
+	free(E);
+}
+
+int kw_engine_start(const struct kw_config *cfg, struct kw_engine_link *out,
+		    char *err, size_t errlen)
+{
+	static bool atfork_done;
+	struct kw_engine *E;
+	sigset_t all, old;
+	int ctl[2] = { -1, -1 };
+	int r;
+
+	E = kw_engine_create(cfg, false, err, errlen);
+	if (E == NULL)
+		return -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
+		snprintf(err, errlen, "cannot create the request channel: %s", strerror(errno));
+		goto fail;
+	}
+	E->ctl_fd = ctl[1];
+	fcntl(E->ctl_fd, F_SETFL, O_NONBLOCK);
+	if (add_fd(E->epfd, E->ctl_fd, KW_EV_CTL) < 0) {
+		snprintf(err, errlen, "cannot set up epoll: %s", strerror(errno));
+		goto fail;
+	}
 
 	engine = E;
 	if (!atfork_done) {
@@ -726,19 +814,6 @@ int kw_engine_start(const struct kw_config *cfg, struct kw_engine_link *out,
 fail:
 	if (ctl[0] >= 0)
 		close(ctl[0]);
-	if (E->ctl_fd >= 0)
-		close(E->ctl_fd);
-	if (E->epfd >= 0)
-		close(E->epfd);
-	if (E->wake_fd >= 0)
-		close(E->wake_fd);
-	if (E->stack != NULL)
-		kw_stack_destroy(E->stack);
-	if (E->shared != NULL)
-		munmap(E->shared, sizeof(*E->shared));
-	if (E->tap != NULL)
-		kw_tap_close(E->tap);
-	free(E->frame);
-	free(E);
+	kw_engine_destroy(E);
 	return -1;
 }

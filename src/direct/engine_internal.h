@@ -3,6 +3,7 @@
 #ifndef KW_DIRECT_ENGINE_INTERNAL_H
 #define KW_DIRECT_ENGINE_INTERNAL_H
 
+#include "core/config.h"
 #include "direct/proto.h"
 #include "stack/stack.h"
 #include "dev/tap.h"
@@ -38,6 +39,9 @@ struct kw_conn {
 	uint32_t linger_cell;
 	uint64_t linger_until;
 	struct kw_conn *linger_next;
+	/* Process placement: the client whose request made this BOUND
+	 * socket (E->requester then); it goes when that client does. */
+	uint32_t owner;
 };
 
 struct kw_engine {
@@ -60,12 +64,39 @@ struct kw_engine {
 	uint8_t scratch[64 * 1024];
 	uint8_t *frame;               /* kw_tap_frame_max() bytes */
 	size_t frame_cap;
+	/* The process placement (direct/server.c): the shared region is a
+	 * memfd each client maps; the host's own descriptors are in the epoll
+	 * set with ids from KW_EV_HOST, host_turn runs once per loop turn
+	 * (lock held) and returns when it next wants to run; stop ends the
+	 * loop. All unused (-1/NULL/false) in the thread placement. */
+	int shared_fd;
+	void (*host_event)(struct kw_engine *E, uint64_t id, uint32_t events);
+	uint64_t (*host_turn)(struct kw_engine *E);
+	void *host;
+	bool stop;
+	uint32_t requester;           /* the host's client being served, 0: none */
 };
 
 /* epoll user data for the two fds that are not connections. */
 #define KW_EV_TAP ((uint64_t)UINT32_MAX + 1)
 #define KW_EV_CTL ((uint64_t)UINT32_MAX + 2)
 #define KW_EV_WAKE ((uint64_t)UINT32_MAX + 3)
+#define KW_EV_HOST ((uint64_t)UINT32_MAX + 16)
+
+/* The engine without its placement: device, stack, shared region (a memfd
+ * in E->shared_fd when memfd), epoll set. NULL with one line in err. */
+struct kw_engine *kw_engine_create(const struct kw_config *cfg, bool memfd, char *err,
+				   size_t errlen);
+void kw_engine_destroy(struct kw_engine *E);
+/* The loop, until E->stop (the thread placement never stops). */
+void kw_engine_run(struct kw_engine *E);
+/* Requests waiting on a request channel (the pair's end, or a client's
+ * connection to the engine process). */
+void kw_engine_read_requests(struct kw_engine *E, int fd);
+/* Exit: every connection closes as if its program closed it (what was
+ * written is still sent, then FIN); listeners and bound sockets go. */
+void kw_engine_drain_begin(struct kw_engine *E);
+bool kw_engine_drained(struct kw_engine *E);
 
 struct kw_conn *kw_conn_new(struct kw_engine *E, enum kw_slot_kind kind);
 void kw_conn_free(struct kw_engine *E, struct kw_conn *c);

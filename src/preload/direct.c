@@ -48,7 +48,10 @@ bool kw_direct_init(void)
 {
 	char err[320], what[200];
 
-	if (kw_engine_probe(&kw_rt.cfg, err, sizeof(err)) != 0) {
+	/* An engine process already serving the device has it: the program
+	 * itself needs no access to /dev/net/tun then. */
+	if (!(kw_rt.cfg.engine == KW_ENGINE_PROCESS && kw_direct_engine_running()) &&
+	    kw_engine_probe(&kw_rt.cfg, err, sizeof(err)) != 0) {
 		if (kw_rt.cfg.strict) {
 			kw_log(KW_LOG_ERROR, "KEEPWIRE_TAP=%s: %s; exiting (KEEPWIRE_STRICT=1)",
 			       kw_rt.cfg.tap_name, err);
@@ -84,11 +87,16 @@ int kw_direct_ensure(void)
 		return st > 0 ? 0 : -1;
 	pthread_mutex_lock(&start_lock);
 	if (atomic_load(&kw_dc.started) == 0) {
-		if (kw_engine_start(&kw_rt.cfg, &link, err, sizeof(err)) == 0) {
+		bool process = kw_rt.cfg.engine == KW_ENGINE_PROCESS;
+		int r = process ? kw_direct_attach(&link, err, sizeof(err))
+				: kw_engine_start(&kw_rt.cfg, &link, err, sizeof(err));
+
+		if (r == 0) {
 			kw_dc.shared = link.shared;
 			kw_dc.ctl_fd = link.ctl_fd;
 			atomic_store_explicit(&kw_dc.started, 1, memory_order_release);
-			kw_log(KW_LOG_DEBUG, "direct mode: stack thread started");
+			kw_log(KW_LOG_DEBUG, "direct mode: %s", process ? "attached to the engine "
+			       "process" : "stack thread started");
 		} else {
 			kw_log(KW_LOG_ERROR, "KEEPWIRE_TAP=%s: %s; TCP stays on the kernel stack "
 			       "(socket mode)", kw_rt.cfg.tap_name, err);

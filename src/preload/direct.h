@@ -48,6 +48,14 @@ static inline void kw_direct_map(int fd, uint32_t ref)
 /* The slot a reference names, or NULL when it has been freed since. */
 struct kw_slot *kw_direct_slot(uint32_t ref);
 
+/* KEEPWIRE_ENGINE=process: connect to the engine process for the device,
+ * starting one if none runs (direct_attach.c). 0, or -1 with one line in
+ * err. */
+struct kw_engine_link;
+int kw_direct_attach(struct kw_engine_link *out, char *err, size_t errlen);
+/* Whether an engine process listens for the device now. */
+bool kw_direct_engine_running(void);
+
 /* Start the engine on first need: 0, or -1 (the kernel stack it is). */
 int kw_direct_ensure(void);
 bool kw_direct_routed(uint32_t dst);

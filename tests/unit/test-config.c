@@ -405,6 +405,19 @@ static void test_direct_bad(void)
 	       strncmp(diag.item[0].text, "KEEPWIRE_COUNT=", 15) == 0 &&
 	       strncmp(diag.item[1].text, "KEEPWIRE_MTU=\"9\": out of range", 28) == 0,
 	       "KEEPWIRE_MODE=direct with two bad variables: both reported");
+	/* Where the engine runs: a thread of the program (default) or a
+	 * process of its own. */
+	load(ENV("UNRELATED=1"));
+	tap_ok(cfg.engine == KW_ENGINE_THREAD, "KEEPWIRE_ENGINE unset: thread");
+	load(ENV("KEEPWIRE_ENGINE=process"));
+	tap_ok(cfg.enabled && diag.count == 0 && cfg.engine == KW_ENGINE_PROCESS,
+	       "KEEPWIRE_ENGINE=process");
+	load(ENV("KEEPWIRE_ENGINE=Thread"));
+	tap_ok(cfg.enabled && diag.count == 0 && cfg.engine == KW_ENGINE_THREAD,
+	       "KEEPWIRE_ENGINE=Thread (any case)");
+	bad("KEEPWIRE_ENGINE=fork",
+	    "KEEPWIRE_ENGINE=\"fork\": unknown placement; expected thread or process");
+	bad("KEEPWIRE_ENGINE=", "KEEPWIRE_ENGINE=\"\": unknown placement; expected thread or process");
 	load(ENV("KEEPWIRE_STRICT=1", "KEEPWIRE_MAC=x"));
 	tap_ok(cfg.strict && !cfg.enabled && diag.errors == 1,
 	       "strict survives a bad direct variable");

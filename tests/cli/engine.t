@@ -1,0 +1,34 @@
+#!/bin/sh
+# keepwire --engine and keepwire engine's command line (no root needed: the
+# engine itself is run by tests/direct/process.t).
+. "${KW_SRCDIR:-$(dirname "$0")/../..}/tests/lib/tap.sh"
+
+err_file=${TMPDIR:-/tmp}/kw-engine-cli.$$
+trap 'rm -f "$err_file"' EXIT
+run() { env ${KW_ASAN_RUNTIME:+LD_PRELOAD=$KW_ASAN_RUNTIME} "$KW_CMD" "$@"; }
+
+like "$(run --help)" '--engine P' "--help lists --engine"
+like "$(run --help)" 'keepwire engine --tap IF --address A/P' "--help names keepwire engine"
+is "$(run --engine process -- sh -c 'echo "$KEEPWIRE_ENGINE"')" process \
+	"--engine process sets KEEPWIRE_ENGINE=process"
+is "$(run --engine thread -- sh -c 'echo "$KEEPWIRE_ENGINE"')" thread \
+	"--engine thread sets KEEPWIRE_ENGINE=thread"
+run --engine fork -- true 2>"$err_file"; status=$?
+is "$status" 2 "--engine fork exits 2"
+like "$(cat "$err_file")" '^keepwire: --engine "fork": unknown placement; expected thread or process$' \
+	"... naming the option, the value and what is accepted"
+
+out=$(run engine --help); status=$?
+is "$status" 0 "keepwire engine --help exits 0"
+like "$out" '^Usage: keepwire engine --tap IF --address A/P' "... and shows its usage"
+run engine --tap kw0 2>"$err_file"; status=$?
+is "$status" 2 "keepwire engine without --address exits 2"
+like "$(cat "$err_file")" '^keepwire engine: --tap IF and --address A/P are required$' "... saying so"
+run engine --tap kw0 --address 10.0.0.2/33 2>"$err_file"; status=$?
+is "$status" 2 "keepwire engine --address 10.0.0.2/33 exits 2"
+like "$(cat "$err_file")" '^keepwire engine: KEEPWIRE_ADDRESS="10.0.0.2/33"' "... with the library's message"
+run engine --tap kw0 --address 10.0.0.2/24 --bogus 2>"$err_file"; status=$?
+is "$status" 2 "keepwire engine --bogus exits 2"
+run engine --tap kw0 --address 10.0.0.2/24 extra 2>"$err_file"; status=$?
+is "$status" 2 "keepwire engine with an operand exits 2"
+done_testing
