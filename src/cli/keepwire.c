@@ -52,7 +52,7 @@ static void usage(FILE *out)
 "  --engine P          where the stack runs: thread (inside the program) or\n"
 "                      process (one keepwire engine per device, shared by\n"
 "                      every program, started on demand) [KEEPWIRE_ENGINE]\n"
-"                      (thread)\n"
+"                      (process)\n"
 "\n"
 "  -h, --help          show this help and exit\n"
 "  -V, --version       show the version and exit\n"

@@ -408,6 +408,9 @@ void kw_config_defaults(struct kw_config *cfg)
 	cfg->policy = KW_POLICY_DEFAULT;
 	cfg->log_level = KW_LOG_WARN;
 	cfg->mode = KW_MODE_SOCKET;
+	/* Direct mode's engine is a process of its own, shared by every
+	 * program on the device, unless KEEPWIRE_ENGINE=thread (issue 9). */
+	cfg->engine = KW_ENGINE_PROCESS;
 }
 
 int kw_config_load(struct kw_config *cfg, kw_env_lookup_fn lookup, void *ctx,

@@ -19,9 +19,10 @@
 #     the kernel side ending its direction first or last;
 #   - socketserver.ForkingTCPServer and python3 -m http.server under
 #     keepwire serve several kernel-side clients at once;
-#   - a program connecting to its own listener at S; and (TODO: documented
-#     limits) the inetd/tcpclient pattern (exec with a connected socket) and
-#     a daemon whose listener outlives the parent that opened it;
+#   - a program connecting to its own listener at S; the inetd/tcpclient
+#     pattern (exec with a connected socket) and a daemon whose listener
+#     outlives the parent that opened it (both work because the engine is
+#     a process of its own, the default placement);
 #   - the same kind of client with direct mode off (socket mode), or with a
 #     destination direct mode does not route, stays on the kernel: not one
 #     frame on the TAP device;
@@ -68,7 +69,8 @@ keepwire() {
 		"$KW_CMD" "$@"
 }
 # kwd ARGS... -- COMMAND...: direct mode on the namespace's TAP device; the
-# debug log says when the stack thread started (listeners wait for it).
+# debug log says when the stack is ready, as a thread or an engine process
+# (listeners wait for it).
 kwd() { keepwire --direct --tap "$DEV" --address "$S/24" --log debug "$@"; }
 
 # The TAP device's counters as the kernel sees them: rx = frames the stack
@@ -310,18 +312,6 @@ check_trade() {
 		"$1: the kernel side received its 1 MiB intact ($(wc -c <"$TMP/$1.peer") bytes)"
 }
 
-# todo_is GOT WANT DESCRIPTION REASON: like is, as a TODO test: a known
-# limit of direct mode, reported but not a failure of this file.
-todo_is() {
-	_tap_n=$((_tap_n + 1))
-	if [ "$1" = "$2" ]; then
-		echo "ok $_tap_n - $3 # TODO $4"
-	else
-		echo "not ok $_tap_n - $3 # TODO $4"
-		diag "  got:  '$1'" "  want: '$2'"
-	fi
-}
-
 # What the kernel-side peer and the program logged about the connection:
 # "accepted A:P" / "connected from A:P" lines in FILE.
 accepted_in() { sed -n 's/^accepted \(.*\)$/\1/p' "$1"; }
@@ -360,7 +350,7 @@ server_case() {
 	shift 2
 	"$@" <"$UP" >"$TMP/$_name.got" 2>"$TMP/$_name.err" &
 	_prog=$!
-	if ! wait_for_line "$TMP/$_name.err" 'stack thread started' 100; then
+	if ! wait_for_line "$TMP/$_name.err" 'stack thread started|attached to the engine process' 100; then
 		ok 1 "$_name: the program under keepwire starts its stack"
 		show_err "$TMP/$_name.err"
 		return 1
@@ -616,10 +606,9 @@ os.execvp("sh", ["sh", "-c", "echo hello from the program it executed"])
 ' "$K" 9131 2>"$TMP/exec.err"
 	rc=$?
 	wait "$peer"
-	why="README, limits of direct mode: the stack dies with the image that started it"
-	todo_is "$rc" 0 "exec with a connected socket: the executed program writes to it (exit 0)" "$why"
-	todo_is "$(cat "$TMP/exec.peer")" "hello from the program it executed" \
-		"exec with a connected socket: the kernel side gets its line, then EOF" "$why"
+	is "$rc" 0 "exec with a connected socket: the executed program writes to it (exit 0)"
+	is "$(cat "$TMP/exec.peer")" "hello from the program it executed" \
+		"exec with a connected socket: the kernel side gets its line, then EOF"
 else
 	ok 1 "exec with a connected socket: the kernel-side peer listens"
 	show_err "$TMP/exec.peer.err"
@@ -652,9 +641,8 @@ try:
 except OSError as e:
     print("client: %r" % e)
 ' "$S" >"$TMP/daemon-client.out" 2>&1
-todo_is "$(cat "$TMP/daemon-client.out")" "hello from the daemon" \
-	"a daemon's listener keeps working after its parent exits" \
-	"README, limits of direct mode: the stack lives as long as the process that started it"
+is "$(cat "$TMP/daemon-client.out")" "hello from the daemon" \
+	"a daemon's listener keeps working after its parent exits (the engine is a process of its own)"
 
 # ---- direct mode off: the kernel's own stack ---------------------------------
 

@@ -12,7 +12,9 @@ PROG="$KW_BUILDDIR/tests/direct/semantics"
 [ -x "$PROG" ] || { echo "Bail out! $PROG is not built (make check builds it)"; exit 1; }
 direct_setup dsem 237
 require_cmd nft nc
-direct() { direct_exec KEEPWIRE_IDLE=7 KEEPWIRE_INTERVAL=3 KEEPWIRE_COUNT=4 "$PROG" "$@"; }
+# The thread placement here; tests/direct/process.t runs the same program
+# with the engine as a process (the default).
+direct() { direct_exec KEEPWIRE_ENGINE=thread KEEPWIRE_IDLE=7 KEEPWIRE_INTERVAL=3 KEEPWIRE_COUNT=4 "$PROG" "$@"; }
 # The C program prints the first part of the TAP stream (its own plan at
 # its end is dropped; this file counts on).
 direct > "$TMP/semantics.out"

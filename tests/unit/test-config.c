@@ -408,7 +408,7 @@ static void test_direct_bad(void)
 	/* Where the engine runs: a thread of the program (default) or a
 	 * process of its own. */
 	load(ENV("UNRELATED=1"));
-	tap_ok(cfg.engine == KW_ENGINE_THREAD, "KEEPWIRE_ENGINE unset: thread");
+	tap_ok(cfg.engine == KW_ENGINE_PROCESS, "KEEPWIRE_ENGINE unset: process");
 	load(ENV("KEEPWIRE_ENGINE=process"));
 	tap_ok(cfg.enabled && diag.count == 0 && cfg.engine == KW_ENGINE_PROCESS,
 	       "KEEPWIRE_ENGINE=process");
