@@ -21,6 +21,7 @@ static void usage(FILE *out)
 	fprintf(out,
 "Usage: keepwire [OPTIONS] [--] COMMAND [ARG...]\n"
 "       keepwire show PID\n"
+"       keepwire show --engine IF\n"
 "       keepwire engine --tap IF --address A/P [...] (see keepwire engine --help)\n"
 "\n"
 "Run COMMAND with TCP keepalive on every TCP socket it opens, so a dead peer\n"
@@ -61,7 +62,9 @@ static void usage(FILE *out)
 "kernel sockets count whole seconds, so milliseconds are rounded up.\n"
 "\n"
 "keepwire show PID lists the TCP sockets of a running process with their\n"
-"keepalive settings (needs ptrace access to the process).\n");
+"keepalive settings (needs ptrace access to the process), and in direct mode\n"
+"the connections it made on keepwire's stack; keepwire show --engine IF lists\n"
+"every connection of the engine serving TAP device IF.\n");
 }
 
 static int bad_option(const char *opt, const char *value, const char *why)

@@ -224,6 +224,7 @@ static int show(pid_t pid)
 	close(pidfd);
 	if (shown == 0)
 		printf("(no TCP sockets)\n");
+	kw_show_stack_of(pid);
 	return 0;
 }
 
@@ -232,8 +233,17 @@ int kw_show_main(int argc, char **argv)
 	char *end;
 	long pid;
 
+	if (argc == 3 && strcmp(argv[1], "--engine") == 0) {
+		char why[320];
+
+		if (kw_show_engine(argv[2], 0, why, sizeof(why)) == 0)
+			return 0;
+		fprintf(stderr, "keepwire show: %s\n", why);
+		return 1;
+	}
 	if (argc != 2 || strcmp(argv[1], "--help") == 0) {
-		fprintf(argc == 2 ? stdout : stderr, "Usage: keepwire show PID\n");
+		fprintf(argc == 2 ? stdout : stderr,
+			"Usage: keepwire show PID\n       keepwire show --engine TAP-DEVICE\n");
 		return argc == 2 ? 0 : 2;
 	}
 	errno = 0;

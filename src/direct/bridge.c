@@ -54,6 +54,7 @@ struct kw_conn *kw_conn_new(struct kw_engine *E, enum kw_slot_kind kind)
 	c->fd = -1;
 	c->prog_fd = -1;
 	c->linger_cell = KW_CELL_NONE;
+	c->pid = E->requester_pid;
 	E->conn[c->slot] = c;
 	s = slot_of(E, c);
 	atomic_store(&s->state, KW_SLOT_CONNECTING);
@@ -100,6 +101,7 @@ static void linger_unlink(struct kw_engine *E, struct kw_conn *c)
 	 * acknowledged or the linger time is up). */
 	kw_engine_reply(E, c->linger_cell, 0, 0, 0);
 	c->linger_cell = KW_CELL_NONE;
+	c->pid = E->requester_pid;
 }
 
 void kw_conn_free(struct kw_engine *E, struct kw_conn *c)
@@ -566,6 +568,7 @@ static struct kw_conn *bridge_accepted(struct kw_engine *E, struct kw_conn *l, s
 	 * it (accept4's flags are applied on the program side). */
 	fcntl(n->fd, F_SETFL, O_NONBLOCK);
 	kw_conn_oob_inline(n);
+	n->pid = l->pid;
 	n->tcp = t;
 	kw_tcp_set_user(t, n);
 	kw_conn_apply_opts(E, n, &l->opts);

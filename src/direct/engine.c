@@ -314,6 +314,11 @@ static void handle_request(struct kw_engine *E, const struct kw_direct_request *
 	case KW_OP_INFO:
 		r = op_info(E, rq);
 		break;
+	case KW_OP_DUMP:
+		if (nfds == 1)
+			kw_engine_dump(E, fds[0], (pid_t)rq->addr);
+		r = 0;
+		break;
 	case KW_OP_LINGER:
 		c = named(E, rq);
 		deferred = c != NULL && kw_bridge_linger(E, c, rq->cell) == 1;

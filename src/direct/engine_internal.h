@@ -42,6 +42,9 @@ struct kw_conn {
 	/* Process placement: the client whose request made this BOUND
 	 * socket (E->requester then); it goes when that client does. */
 	uint32_t owner;
+	/* The process whose request made it (a listener's, for an accepted
+	 * connection), for keepwire show; 0 where unknown. */
+	pid_t pid;
 };
 
 struct kw_engine {
@@ -75,6 +78,7 @@ struct kw_engine {
 	void *host;
 	bool stop;
 	uint32_t requester;           /* the host's client being served, 0: none */
+	pid_t requester_pid;          /* its process (SO_PEERCRED), 0: unknown */
 };
 
 /* epoll user data for the two fds that are not connections. */
@@ -103,6 +107,9 @@ void kw_conn_free(struct kw_engine *E, struct kw_conn *c);
 /* Publish c's addresses and options in its shared slot. */
 void kw_conn_publish(struct kw_engine *E, struct kw_conn *c);
 void kw_conn_oob_inline(struct kw_conn *c);
+/* KW_OP_DUMP (dump.c): the stack's connections as text into fd; only
+ * those made by process only, unless it is 0. */
+void kw_engine_dump(struct kw_engine *E, int fd, pid_t only);
 void kw_engine_reply(struct kw_engine *E, uint32_t cell, int32_t result, uint32_t slot,
 		     uint32_t gen);
 /* KW_OP_LINGER: 1 when the reply is deferred (the conn holds the cell). */

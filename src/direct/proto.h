@@ -108,6 +108,10 @@ enum kw_direct_op {
 	 * when the FIN is acknowledged or N s have passed (close blocks that
 	 * long, as on the kernel); otherwise at once. */
 	KW_OP_LINGER,
+	/* keepwire show: the stack's connections as text, written to the one
+	 * attached descriptor (then closed); addr: only those made by that
+	 * process (0: all). No reply. */
+	KW_OP_DUMP,
 };
 
 /* Options a socket carries into the stack (read from the kernel socket

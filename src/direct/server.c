@@ -36,6 +36,7 @@ struct host {
 	const struct kw_serve_options *opt;
 	int listen_fd, sig_fd;
 	int *client;                   /* descriptors; -1 for a free entry */
+	pid_t *client_pid;             /* the process that connected (keepwire show) */
 	size_t n_client, cap_client, live;
 	bool draining;
 	uint64_t drain_until;
@@ -86,13 +87,14 @@ static void client_close(struct kw_engine *E, struct host *h, size_t i)
 
 /* The same user as the engine, or root: the shared region and the
  * requests give a client every connection of the engine. */
-static bool peer_allowed(struct host *h, int fd)
+static bool peer_allowed(struct host *h, int fd, pid_t *pid)
 {
 	struct ucred cr;
 	socklen_t len = sizeof(cr);
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0)
 		return false;
+	*pid = cr.pid;
 	return cr.uid == h->uid || cr.uid == 0;
 }
 
@@ -105,6 +107,7 @@ static void client_accept(struct kw_engine *E, struct host *h)
 			.slots = KW_DIRECT_SLOTS, .cells = KW_DIRECT_CELLS,
 		};
 		size_t i;
+		pid_t pid = 0;
 		int fd = accept4(h->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 		if (fd < 0) {
@@ -112,7 +115,7 @@ static void client_accept(struct kw_engine *E, struct host *h)
 				continue;
 			return;         /* EAGAIN, or out of descriptors: later */
 		}
-		if (!peer_allowed(h, fd)) {
+		if (!peer_allowed(h, fd, &pid)) {
 			hello.result = -EACCES;
 			kw_fd_send(fd, &hello, sizeof(hello), NULL, 0, MSG_DONTWAIT);
 			close(fd);
@@ -129,16 +132,20 @@ static void client_accept(struct kw_engine *E, struct host *h)
 			if (h->n_client == h->cap_client) {
 				size_t cap = h->cap_client ? 2 * h->cap_client : 16;
 				int *p = realloc(h->client, cap * sizeof(*p));
-				if (p == NULL) {
+				pid_t *q = p ? realloc(h->client_pid, cap * sizeof(*q)) : NULL;
+				if (p != NULL)
+					h->client = p;
+				if (q == NULL) {
 					close(fd);
 					continue;
 				}
-				h->client = p;
+				h->client_pid = q;
 				h->cap_client = cap;
 			}
 			h->n_client++;
 		}
 		h->client[i] = fd;
+		h->client_pid[i] = pid;
 		h->live++;
 		if (add_watch(E->epfd, fd, EV_CLIENT + i) != 0)
 			client_close(E, h, i);
@@ -152,6 +159,7 @@ static void client_event(struct kw_engine *E, struct host *h, size_t i, uint32_t
 	if (fd < 0)
 		return;
 	E->requester = (uint32_t)i + 1;
+	E->requester_pid = h->client_pid[i];
 	kw_engine_read_requests(E, fd);
 	if (events & (EPOLLHUP | EPOLLERR)) {
 		/* Every process holding this connection is gone: what it
@@ -163,6 +171,7 @@ static void client_event(struct kw_engine *E, struct host *h, size_t i, uint32_t
 		client_close(E, h, i);
 	}
 	E->requester = 0;
+	E->requester_pid = 0;
 }
 
 static void start_drain(struct kw_engine *E, struct host *h)
@@ -250,6 +259,7 @@ static void free_all(struct kw_engine *E, struct host *h)
 		if (h->client[i] >= 0)
 			close(h->client[i]);
 	free(h->client);
+	free(h->client_pid);
 	if (h->listen_fd >= 0)
 		close(h->listen_fd);
 	if (h->sig_fd >= 0)

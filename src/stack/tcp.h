@@ -200,8 +200,17 @@ struct kw_tcp_info {
 	uint32_t snd_wnd, rcv_wnd;
 	uint64_t bytes_sent, bytes_retrans, bytes_acked, bytes_received;
 	uint32_t segs_out, segs_in, data_segs_out, data_segs_in;
+	/* Keepalive: on, its configuration, probes unanswered, and the time to
+	 * its next event (probe or abort; UINT32_MAX: none scheduled). */
+	bool ka_on;
+	uint32_t ka_idle_ms, ka_interval_ms, ka_count, ka_probes, ka_next_ms;
 };
 void kw_tcp_info(const struct kw_tcp *s, struct kw_tcp_info *out, uint64_t now_ns);
+/* Every socket the layer holds (held by the program, accepted and not yet
+ * taken, closing, TIME-WAIT), for listings such as keepwire show; fn must
+ * not close or free sockets. */
+void kw_tcp_layer_foreach(struct kw_tcp_layer *layer, void (*fn)(struct kw_tcp *s, void *arg),
+			  void *arg);
 
 struct kw_tcp_stats {
 	uint64_t segs_in, segs_out, retransmits, fast_retransmits, bad_segments,

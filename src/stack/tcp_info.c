@@ -38,6 +38,7 @@ void kw_tcp_info(const struct kw_tcp *c, struct kw_tcp_info *o, uint64_t now_ns)
 
 	memset(o, 0, sizeof(*o));
 	o->state = c->state;
+	o->ka_next_ms = UINT32_MAX;
 	if (c->state == KW_TCP_LISTEN || c->state == KW_TCP_CLOSED)
 		return;
 	/* Linux: icsk_retransmits counts the current timeouts, icsk_backoff
@@ -83,4 +84,24 @@ void kw_tcp_info(const struct kw_tcp *c, struct kw_tcp_info *o, uint64_t now_ns)
 	o->segs_in = c->ctr.segs_in;
 	o->data_segs_out = c->ctr.data_segs_out;
 	o->data_segs_in = c->ctr.data_segs_in;
+	o->ka_on = c->ka_on;
+	o->ka_idle_ms = (uint32_t)(c->ka_cfg.idle_ns / KW_NS_PER_MS);
+	o->ka_interval_ms = (uint32_t)(c->ka_cfg.interval_ns / KW_NS_PER_MS);
+	o->ka_count = c->ka_cfg.count;
+	o->ka_probes = c->ka.probes_sent;
+	o->ka_next_ms = UINT32_MAX;
+	if (c->ka_at != KW_TIME_NEVER) {
+		uint64_t d = c->ka_at > now_ns ? (c->ka_at - now_ns) / KW_NS_PER_MS : 0;
+		o->ka_next_ms = d >= UINT32_MAX ? UINT32_MAX - 1 : (uint32_t)d;
+	}
+}
+
+void kw_tcp_layer_foreach(struct kw_tcp_layer *L, void (*fn)(struct kw_tcp *s, void *arg),
+			  void *arg)
+{
+	for (struct kw_tcp *c = L->all, *n; c != NULL; c = n) {
+		n = c->all_next;
+		if (!c->dead)
+			fn(c, arg);
+	}
 }

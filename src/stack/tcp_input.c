@@ -336,8 +336,12 @@ static void syn_sent_input(struct kw_tcp *c, const struct seg *s, uint64_t now_n
 	apply_syn_options(c, s, now_ns);
 	keepalive_on_receive(&c->ka, now_ns);
 	if (ack_ok) {
-		if (!ts_rtt_sample(c, s, now_ns) && c->rtt_timing && c->retries == 0)
+		/* The SYN timed in ns when it went once (TSecr's 1 ms ticks
+		 * say 0 on a fast link), else the echo names the SYN answered. */
+		if (c->rtt_timing && c->retries == 0)
 			tcp_rtt_sample(c, now_ns - c->rtt_start);
+		else
+			(void)ts_rtt_sample(c, s, now_ns);
 		tcp_rto_after_handshake(c);
 		c->rtt_timing = false;
 		c->retries = 0;

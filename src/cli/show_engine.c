@@ -1,0 +1,133 @@
+/* keepwire show --engine IF, and the stack section of keepwire show PID:
+ * the connections of keepwire's own stack, asked from the engine process
+ * that serves the TAP device (KW_OP_DUMP over its rendezvous socket; see
+ * docs/direct-engine.md). The engine writes the listing into a pipe whose
+ * write end travels with the request; we copy it to stdout. */
+#define _GNU_SOURCE
+#include "config.h"
+#include "cli/cli.h"
+#include "direct/fdpass.h"
+#include "direct/proto.h"
+#include "direct/rendezvous.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Connected to the engine and past its hello, or -1 with a message. */
+static int attach(const char *tap, char *why, size_t whylen)
+{
+	struct sockaddr_un sun;
+	struct kw_direct_hello hello;
+	char shown[128];
+	socklen_t len;
+	int fd, memfd = -1, n = 0;
+	ssize_t r;
+
+	kw_engine_address(tap, &sun, &len, shown, sizeof(shown));
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, len) != 0) {
+		snprintf(why, whylen, "no engine process serves TAP device %s in this network "
+			 "namespace (%s: %s)", tap, shown, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	r = kw_fd_recv(fd, &hello, sizeof(hello), &memfd, 1, &n, MSG_CMSG_CLOEXEC);
+	if (n == 1)
+		close(memfd);           /* the shared region: not needed to list */
+	if (r != (ssize_t)sizeof(hello) || hello.magic != KW_HELLO_MAGIC ||
+	    hello.version != KW_HELLO_VERSION || hello.result != 0) {
+		snprintf(why, whylen, "the engine at %s refused us (%s)", shown,
+			 r == (ssize_t)sizeof(hello) && hello.result != 0 ? strerror(-hello.result)
+									  : "another version");
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int kw_show_engine(const char *tap, pid_t only, char *why, size_t whylen)
+{
+	struct kw_direct_request rq = { .op = KW_OP_DUMP, .cell = KW_CELL_NONE };
+	char buf[8192];
+	int fd = attach(tap, why, whylen), p[2];
+	ssize_t r;
+
+	if (fd < 0)
+		return -1;
+	if (pipe2(p, O_CLOEXEC) != 0) {
+		snprintf(why, whylen, "pipe: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	rq.addr = (uint32_t)only;
+	if (kw_fd_send(fd, &rq, sizeof(rq), &p[1], 1, 0) != (ssize_t)sizeof(rq)) {
+		snprintf(why, whylen, "cannot ask the engine: %s", strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		close(fd);
+		return -1;
+	}
+	close(p[1]);
+	fflush(stdout);
+	while ((r = read(p[0], buf, sizeof(buf))) > 0 || (r < 0 && errno == EINTR))
+		if (r > 0 && fwrite(buf, 1, (size_t)r, stdout) != (size_t)r)
+			break;
+	close(p[0]);
+	close(fd);
+	return 0;
+}
+
+/* The TAP device a process runs direct mode on, from its environment
+ * (KEEPWIRE_MODE=direct and KEEPWIRE_TAP), or false. */
+static bool direct_tap_of(pid_t pid, char *tap, size_t taplen)
+{
+	char path[64], *env = NULL;
+	size_t cap = 0, len = 0;
+	bool direct = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/environ", (long)pid);
+	f = fopen(path, "re");
+	if (f == NULL)
+		return false;
+	tap[0] = '\0';
+	while ((len = (size_t)getdelim(&env, &cap, '\0', f)) != (size_t)-1 && len > 0) {
+		if (strcasecmp(env, "KEEPWIRE_MODE=direct") == 0)
+			direct = true;
+		else if (strncmp(env, "KEEPWIRE_TAP=", 13) == 0)
+			snprintf(tap, taplen, "%s", env + 13);
+	}
+	free(env);
+	fclose(f);
+	return direct && tap[0] != '\0';
+}
+
+void kw_show_stack_of(pid_t pid)
+{
+	char tap[64], why[320], path[64];
+	int ns;
+
+	if (!direct_tap_of(pid, tap, sizeof(tap)))
+		return;
+	printf("\nkeepwire's stack on TAP device %s (connections this process made):\n", tap);
+	/* The engine's name is in the target's network namespace. */
+	snprintf(path, sizeof(path), "/proc/%ld/ns/net", (long)pid);
+	ns = open(path, O_RDONLY | O_CLOEXEC);
+	if (ns < 0 || setns(ns, CLONE_NEWNET) != 0) {
+		printf("(cannot enter its network namespace: %s)\n", strerror(errno));
+		if (ns >= 0)
+			close(ns);
+		return;
+	}
+	close(ns);
+	if (kw_show_engine(tap, pid, why, sizeof(why)) != 0)
+		printf("(%s; with KEEPWIRE_ENGINE=thread the stack is inside the program "
+		       "and is not listed)\n", why);
+}

@@ -1,0 +1,51 @@
+#!/bin/sh
+# keepwire show and direct mode: the connections of keepwire's own stack,
+# listed by the engine process that serves the TAP device — `keepwire show
+# --engine kwt0` (every connection) and the stack section of `keepwire
+# show PID` (the connections that process made), with state, addresses,
+# keepalive settings, time to the next probe, RTT and cwnd. In a namespace
+# with the TAP device kwt0 (kernel end 10.240.N.1, stack 10.240.N.2).
+# Needs root, /dev/net/tun, ip, nc and python3.
+. "${KW_SRCDIR:-$(dirname "$0")/../..}/tests/lib/tap.sh"
+. "$KW_SRCDIR/tests/lib/direct.sh"
+
+direct_setup dshow 240
+require_cmd nc python3
+
+ip netns exec "$NS" nc -l "$KADDR" 7300 >/dev/null &
+sleep 0.3
+# An unmodified client that connects and stays idle.
+direct_exec KEEPWIRE_IDLE=45 KEEPWIRE_INTERVAL=5 KEEPWIRE_COUNT=4 python3 -c '
+import os, socket, sys, time
+s = socket.create_connection((sys.argv[1], 7300))
+print("pid", os.getpid())
+print("connected", s.getsockname()[1], flush=True)
+time.sleep(30)
+' "$KADDR" > "$TMP/client.out" 2>&1 &
+wait_for_line "$TMP/client.out" '^connected' 50
+ok $? "a python3 client under direct mode connects to the kernel and stays idle"
+port=$(sed -n 's/^connected //p' "$TMP/client.out")
+pid=$(sed -n 's/^pid //p' "$TMP/client.out")
+
+out=$(ip netns exec "$NS" "$KW_CMD" show --engine kwt0)
+ok $? "keepwire show --engine kwt0 exits 0"
+diag "$out"
+line=$(printf '%s\n' "$out" | grep " $SADDR:$port ")
+like "$line" "^ESTABLISHED +$SADDR:$port +$KADDR:7300 " "... lists the connection: ESTABLISHED, the stack's and the kernel's address"
+like "$line" " 45s/5s/4 +0 +4[0-5](\.[0-9])?s " "... keepalive 45 s / 5 s / 4 from the configuration, no probe yet, the next in about 45 s"
+like "$line" "[0-9.]+ms +[0-9]+ +0 +0 +$pid\$" "... RTT, cwnd, nothing unacknowledged or retransmitted, made by the client's PID"
+like "$(printf '%s\n' "$out" | head -n 1)" '^STATE +LOCAL +PEER +KEEPALIVE +PROBES +NEXT +RTT +CWND +UNACK +RETRANS +PID$' \
+	"... under a header"
+
+out=$("$KW_CMD" show "$pid")
+ok $? "keepwire show PID (from outside its network namespace) exits 0"
+diag "$out"
+like "$out" "keepwire's stack on TAP device kwt0" "... has a section for keepwire's stack"
+like "$(printf '%s\n' "$out" | sed -n '/keepwire.s stack/,$p')" "ESTABLISHED +$SADDR:$port +$KADDR:7300 " \
+	"... listing the client's stack connection"
+
+err=$(ip netns exec "$NS" "$KW_CMD" show --engine nosuch 2>&1)
+status=$?
+is "$status" 1 "keepwire show --engine for a device no engine serves: status 1"
+like "$err" "no engine process serves TAP device nosuch" "... and says so"
+done_testing
