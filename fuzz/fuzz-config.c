@@ -34,7 +34,7 @@ static const char *const VARS[] = {
 	"KEEPWIRE", "KEEPWIRE_IDLE", "KEEPWIRE_INTERVAL", "KEEPWIRE_COUNT",
 	"KEEPWIRE_USER_TIMEOUT", "KEEPWIRE_POLICY", "KEEPWIRE_LOG", "KEEPWIRE_STRICT",
 	"KEEPWIRE_MODE", "KEEPWIRE_TAP", "KEEPWIRE_ADDRESS", "KEEPWIRE_GATEWAY",
-	"KEEPWIRE_MAC", "KEEPWIRE_MTU", "KEEPWIRE_ROUTE", "KEEPALIVE", "KEEPIDLE",
+	"KEEPWIRE_MAC", "KEEPWIRE_MTU", "KEEPWIRE_ROUTE", "KEEPWIRE_ENGINE", "KEEPALIVE", "KEEPIDLE",
 	"KEEPINTVL", "KEEPCNT",
 };
 #define NVARS (sizeof(VARS) / sizeof(VARS[0]))
@@ -163,6 +163,7 @@ static void fuzz_config_parsers(const char *t)
 	unsigned u;
 	enum kw_user_timeout_mode mode;
 	enum kw_policy pol;
+	enum kw_engine_placement eng;
 	enum kw_log_level lvl;
 
 	memset(&ms, SENTINEL, sizeof(ms));
@@ -193,6 +194,12 @@ static void fuzz_config_parsers(const char *t)
 		CHECK(pol == KW_POLICY_DEFAULT || pol == KW_POLICY_FORCE);
 	else
 		check_failure(why, &pol, sizeof(pol));
+
+	memset(&eng, SENTINEL, sizeof(eng));
+	if (kw_parse_engine(t, &eng, why, sizeof(why)))
+		CHECK(eng == KW_ENGINE_THREAD || eng == KW_ENGINE_PROCESS);
+	else
+		check_failure(why, &eng, sizeof(eng));
 
 	memset(&lvl, SENTINEL, sizeof(lvl));
 	if (kw_parse_log_level(t, &lvl, why, sizeof(why))) {
