@@ -181,6 +181,8 @@ echo "    The TAP device moved $(($(stat_of rx_bytes) - rx0 + $(stat_of tx_bytes
 grep 'GET /file' "$TMP/server.log" | tail -1 | indent
 
 echo
-echo "keepwire's stack ran inside curl's process, only while curl ran. Any program"
-echo "works the same way, and its connections get the stack's keepalive, with"
-echo "millisecond resolution (--idle 1500ms). See README.md, \"Direct mode\"."
+echo "keepwire's stack ran in an engine process that curl started on demand"
+echo "(keepwire engine --auto); it goes away by itself a moment after its last"
+echo "connection. Any program works the same way, and its connections get the"
+echo "stack's keepalive, with millisecond resolution (--idle 1500ms). See"
+echo "README.md, \"Direct mode\"."
