@@ -177,14 +177,34 @@ run_stack() {
 }
 # (1d) direct mode: the same plain-socket sender as (2), unmodified, under
 # libkeepwire.so with KEEPWIRE_MODE=direct: its socket is a socketpair end,
-# keepwire's engine thread moves the bytes into the stack (offloads on).
+# keepwire's engine (a process of its own started on demand, the default
+# placement; KW_DIRECT_ENGINE=thread for the in-process one) moves the
+# bytes into the stack (offloads on).
 direct_env="LD_PRELOAD=$builddir/.libs/libkeepwire.so KEEPWIRE_MODE=direct
-	KEEPWIRE_TAP=$TAPDEV KEEPWIRE_ADDRESS=$TAP_STACK/24 KEEPWIRE_STRICT=1"
+	KEEPWIRE_TAP=$TAPDEV KEEPWIRE_ADDRESS=$TAP_STACK/24 KEEPWIRE_STRICT=1
+	KEEPWIRE_ENGINE=${KW_DIRECT_ENGINE:-process}"
+# The on-demand engine outlives its program (TIME-WAIT, a moment idle):
+# stop it so the next configuration finds the TAP device free.
+stop_engine() {
+	for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+		pids=$(for p in $(ip netns pids "$NS_TAP"); do
+			tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q 'keepwire engine' && echo "$p"
+		done || true)
+		[ -z "$pids" ] && return 0
+		# shellcheck disable=SC2086
+		kill -TERM $pids 2>/dev/null
+		sleep 0.1
+	done
+	# shellcheck disable=SC2086
+	kill -KILL $pids 2>/dev/null
+	sleep 0.1
+}
 run_direct() {
 	# shellcheck disable=SC2086
 	ip netns exec "$NS_TAP" env $direct_env "$bench" kernel --peer "$TAP_KERNEL" --port "$port" \
 		--mib "$mib" >"$tmp/direct.out" 2>"$tmp/direct.err" ||
 		die "direct-mode run failed: $(cat "$tmp/direct.err")"
+	stop_engine
 	n_tap=$((n_tap + 1))
 	wait_lines "$tmp/sink-tap.out" '^sink bytes=' "$n_tap" || die "no result from the TAP sink"
 	line=$(grep '^sink bytes=' "$tmp/sink-tap.out" | tail -n 1)
@@ -215,7 +235,8 @@ run_ping() {
 	lat_direct)
 		# shellcheck disable=SC2086
 		ip netns exec "$NS_TAP" env $direct_env "$bench" kernel-ping --peer "$TAP_KERNEL" \
-			--port "$echo_port" --count "$pings" >"$tmp/ping.out" 2>"$tmp/ping.err" ;;
+			--port "$echo_port" --count "$pings" >"$tmp/ping.out" 2>"$tmp/ping.err" &&
+			stop_engine ;;
 	lat_kernel)
 		ip netns exec "$NS_A" "$bench" kernel-ping --peer "$VETH_B" --port "$echo_port" \
 			--count "$pings" >"$tmp/ping.out" 2>"$tmp/ping.err" ;;
