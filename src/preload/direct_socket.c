@@ -383,6 +383,17 @@ bool kw_direct_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags, 
 		return fail(ret, EINVAL);
 	if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
 		return fail(ret, EINVAL);
+	/* The kernel's accept takes a descriptor number before it waits and
+	 * fails with EMFILE/ENFILE, leaving the connection queued, when there
+	 * is none. Here the connection arrives as SCM_RIGHTS, which drops what
+	 * does not fit: so check first, as the kernel does. */
+	{
+		int spare = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+
+		if (spare < 0)
+			return fail(ret, errno == ENFILE ? ENFILE : EMFILE);
+		kw_libc.close(spare);
+	}
 	/* Blocking or not as the listener is, as accept() would be. */
 	r = kw_fd_recv(fd, &msg, sizeof(msg), &nfd, 1, &n,
 		       (flags & SOCK_CLOEXEC) ? MSG_CMSG_CLOEXEC : 0);

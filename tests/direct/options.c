@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -350,6 +351,47 @@ static void test_tcp_info(void)
 	close(l);
 }
 
+/* accept() with no descriptor free: EMFILE and the connection stays
+ * queued, as on the kernel (the socketpair end must not be lost). */
+static void test_accept_emfile(void)
+{
+	struct sockaddr_in any = sin_of("0.0.0.0", 0);
+	int l = socket(AF_INET, SOCK_STREAM, 0), k, a, fill[256], n = 0;
+	struct rlimit old, low;
+	char buf[8];
+
+	tap_ok(bind(l, (struct sockaddr *)&any, sizeof(any)) == 0 && listen(l, 4) == 0,
+	       "a stack listener");
+	k = kernel_connect(port_of(l));
+	tap_ok(k >= 0, "the kernel connects to it");
+	usleep(100000);
+	getrlimit(RLIMIT_NOFILE, &old);
+	low = old;
+	low.rlim_cur = 200;
+	setrlimit(RLIMIT_NOFILE, &low);
+	while (n < 256 && (fill[n] = dup(0)) >= 0)
+		n++;
+	errno = 0;
+	a = accept4(l, NULL, NULL, SOCK_NONBLOCK);
+	tap_ok(a == -1 && errno == EMFILE, "accept with every descriptor taken: EMFILE");
+	if (a >= 0)
+		close(a);
+	while (n > 0)
+		close(fill[--n]);
+	setrlimit(RLIMIT_NOFILE, &old);
+	{
+		struct pollfd p = { .fd = l, .events = POLLIN };
+		a = poll(&p, 1, 2000) == 1 ? accept4(l, NULL, NULL, SOCK_NONBLOCK) : -1;
+	}
+	tap_ok(a >= 0, "... the connection stayed queued: accept succeeds once one is free");
+	tap_ok(a >= 0 && write(k, "hi", 2) == 2 && read_n(a, buf, 2, 3000) == 2 && memcmp(buf, "hi", 2) == 0,
+	       "... and it works");
+	if (a >= 0)
+		close(a);
+	close(k);
+	close(l);
+}
+
 static void test_oob(void)
 {
 	int l = kernel_listener(), k = -1, fd = stack_connect(l, &k);
@@ -389,5 +431,6 @@ int main(void)
 	test_linger_wait();
 	test_tcp_info();
 	test_oob();
+	test_accept_emfile();
 	return tap_done();
 }
