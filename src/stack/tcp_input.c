@@ -58,6 +58,17 @@ int tcp_parse_options(const uint8_t *p, size_t len, struct tcp_opts *o)
 				return -1;
 			o->sack_ok = true;
 			break;
+		case 5:
+			/* SACK blocks (RFC 2018): a malformed option is ignored,
+			 * not the segment (as Linux). */
+			if (olen >= 10 && (olen - 2) % 8 == 0 && olen <= 34) {
+				o->nsack = (uint8_t)((olen - 2) / 8);
+				for (unsigned b = 0; b < o->nsack; b++) {
+					o->sack[b][0] = get32(p + i + 2 + 8 * b);
+					o->sack[b][1] = get32(p + i + 6 + 8 * b);
+				}
+			}
+			break;
 		case 8:
 			if (olen != 10)
 				return -1;
@@ -115,6 +126,9 @@ static void apply_syn_options(struct kw_tcp *c, const struct seg *s, uint64_t no
 		c->ts_recent_at = now_ns;
 	}
 	c->mss = tcp_mss_now(c);
+	/* SACK (RFC 2018 §2): we offer it on every SYN; on when the SYN we
+	 * answer or the SYN-ACK to ours carries SACK-permitted. */
+	c->sack_ok = s->opt.sack_ok;
 	if (s->opt.ws_ok) {
 		c->ws_ok = true;
 		c->snd_wscale = s->opt.ws > TCP_MAX_WSCALE ? TCP_MAX_WSCALE : s->opt.ws;
@@ -533,6 +547,8 @@ static void sync_input(struct kw_tcp *c, struct seg *s, uint64_t now_ns)
 		}
 		if (c->state == KW_TCP_TIME_WAIT && (s->flags & TH_FIN))
 			c->tw_at = now_ns + 2 * c->layer->msl_ns;
+		if (!(s->flags & TH_SYN))
+			tcp_sack_rcv_old(c, s->seq, s->dlen);   /* RFC 2883 */
 		send_oow_ack(c, s, now_ns);
 		tcp_timer_update(c);
 		return;
@@ -551,6 +567,7 @@ static void sync_input(struct kw_tcp *c, struct seg *s, uint64_t now_ns)
 			s->seq = seq_succ(s->seq);
 			cut--;
 		}
+		tcp_sack_rcv_old(c, s->seq, s->dlen);   /* RFC 2883: the old part */
 		if (cut >= s->dlen) {
 			if (cut > s->dlen)
 				s->flags &= (uint8_t)~TH_FIN;
@@ -711,7 +728,10 @@ static void sync_input(struct kw_tcp *c, struct seg *s, uint64_t now_ns)
 				tcp_notify(c);
 			}
 		} else {
+			tcp_sack_rcv_dup(c, s->seq, s->dlen);
 			ooo_insert(c, s->seq, s->data, s->dlen, (s->flags & TH_FIN) != 0);
+			if (s->dlen > 0)
+				tcp_sack_rcv_note(c, s->seq);
 			c->ack_now = true;      /* duplicate ACK tells the sender */
 		}
 	}

@@ -18,6 +18,7 @@
 #include "core/keepalive.h"
 #include "core/seq.h"
 #include "stack/tcp.h"
+#include "stack/tcp_sack.h"
 #include "stack/timer.h"
 
 #include <stdbool.h>
@@ -172,6 +173,11 @@ struct kw_tcp {
 	uint32_t ooo_bytes;     /* data bytes held out of order (<= the window) */
 	uint16_t peer_mss;      /* the peer's MSS option (0: not known yet) */
 	uint16_t pmtu;          /* path MTU from ICMP (0: the link's, env.mss + 40) */
+
+	/* SACK (tcp_sack.c) and RACK-TLP (tcp_rack.c) */
+	bool sack_ok;           /* SACK-permitted both ways (RFC 2018) */
+	struct tcp_sack_rcv sack_rcv;
+	struct tcp_scoreboard sb;
 };
 
 struct conn_table {
@@ -297,7 +303,21 @@ struct tcp_opts {
 	uint16_t mss;
 	uint8_t ws;
 	uint32_t tsval, tsecr;
+	uint8_t nsack;          /* SACK blocks (kind 5), as received */
+	seq_t sack[4][2];
 };
 int tcp_parse_options(const uint8_t *p, size_t len, struct tcp_opts *o);
+
+/* ---- tcp_sack.c ------------------------------------------------------------ */
+/* Receiver (RFC 2018, RFC 2883). A data segment [seq, seq+len) about to
+ * go into the out-of-order queue: a D-SACK for what of it is held already. */
+void tcp_sack_rcv_dup(struct kw_tcp *c, seq_t seq, uint32_t len);
+/* ... and after it went in: its block is reported first. */
+void tcp_sack_rcv_note(struct kw_tcp *c, seq_t seq);
+/* A data segment starting below RCV.NXT: a D-SACK for the old part. */
+void tcp_sack_rcv_old(struct kw_tcp *c, seq_t seq, uint32_t len);
+/* Write the SACK option (NOP, NOP, kind 5, blocks) into p, at most room
+ * bytes; returns its length (0: none owed). *partial: blocks left out. */
+size_t tcp_sack_rcv_opts(struct kw_tcp *c, uint8_t *p, size_t room, bool *partial);
 
 #endif

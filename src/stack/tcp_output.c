@@ -141,6 +141,28 @@ static void conn_seg(struct kw_tcp *c, struct seg_out *s, seq_t seq, uint8_t fla
 	}
 }
 
+/* SACK blocks on an ACK (tcp_sack.c) in the room the segment has: a data
+ * segment of `seglen` bytes per wire segment keeps within the MSS, as
+ * its length was chosen without them. Blocks that did not fit leave an
+ * ACK owed, which carries them all. */
+static void add_sack(struct kw_tcp *c, struct seg_out *s, size_t seglen)
+{
+	size_t room = sizeof(s->optbuf) - s->optlen, n;
+	bool partial;
+
+	if (!c->sack_ok || !(s->flags & TH_ACK))
+		return;
+	if (seglen > 0)
+		room = seglen >= c->mss ? 0 : c->mss - seglen < room ? c->mss - seglen : room;
+	n = tcp_sack_rcv_opts(c, s->optbuf + s->optlen, room, &partial);
+	if (n) {
+		s->opts = s->optbuf;
+		s->optlen += n;
+	}
+	if (partial)
+		c->ack_now = true;
+}
+
 seq_t tcp_data_end(const struct kw_tcp *c)
 {
 	return seq_add(c->snd_una, (uint32_t)c->snd.len);
@@ -166,6 +188,7 @@ static void send_data(struct kw_tcp *c, seq_t seq, size_t len, bool fin, uint16_
 	if (len && seq_add(seq, (uint32_t)len) == tcp_data_end(c))
 		flags |= TH_PSH;
 	conn_seg(c, &s, seq, flags, now_ns);
+	add_sack(c, &s, gso_size && len > gso_size ? gso_size : len);
 	s.data = &c->snd;
 	s.off = (size_t)(uint32_t)seq_diff(seq, c->snd_una);
 	s.len = len;
@@ -305,6 +328,7 @@ void tcp_send_ack(struct kw_tcp *c, uint64_t now_ns)
 	/* SND.MAX, not SND.NXT: after a go-back-N rewind SND.NXT may lie
 	 * below the peer's RCV.NXT, and it would drop the ACK unread. */
 	conn_seg(c, &s, c->snd_max, TH_ACK, now_ns);
+	add_sack(c, &s, 0);
 	emit(c->layer, &s, now_ns);
 }
 
@@ -332,7 +356,18 @@ void tcp_send_syn(struct kw_tcp *c, uint64_t now_ns)
 	 * peer's SYN offered them (RFC 7323 §3.2). TSecr is 0 on a SYN. */
 	if (!synack || c->ts_ok) {
 		put_ts(opts + n, tcp_ts_now(c, now_ns), synack ? c->ts_recent : 0);
+		/* SACK-permitted (RFC 2018 §2) in the NOPs before the
+		 * timestamps, as Linux lays it out. */
+		if (!synack || c->sack_ok) {
+			opts[n] = 4;
+			opts[n + 1] = 2;
+		}
 		n += TCP_TS_OPTLEN;
+	} else if (c->sack_ok) {
+		opts[n++] = 1;
+		opts[n++] = 1;
+		opts[n++] = 4;
+		opts[n++] = 2;
 	}
 	s.opts = opts;
 	s.optlen = n;
