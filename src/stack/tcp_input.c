@@ -390,7 +390,9 @@ static void process_ack(struct kw_tcp *c, const struct seg *s, uint64_t now_ns)
 	if (seq_lt(c->snd_nxt, c->snd_una))
 		c->snd_nxt = c->snd_una;
 	c->retries = 0;
-	if (c->in_recovery) {
+	if (c->sack_ok && tcp_sack_cum_ack(c, s->ack)) {
+		/* SACK recovery (tcp_sack.c): no growth, no deflation */
+	} else if (c->in_recovery) {
 		if (seq_geq(s->ack, c->recover)) {
 			/* Full acknowledgment: deflate (RFC 6582 §3.2 (3)). */
 			uint32_t flight = (uint32_t)seq_diff(c->snd_max, c->snd_una);
@@ -427,6 +429,8 @@ static void dupack(struct kw_tcp *c, uint64_t now_ns)
 	uint32_t mss = c->mss;
 
 	c->dupacks++;
+	if (c->sack_ok)
+		return;         /* tcp_sack_after_ack decides (RFC 6675) */
 	if (c->in_recovery) {
 		/* Inflate (RFC 5681 §3.2 (4)), bounded: duplicate ACKs are
 		 * cheap to forge and must not wrap cwnd. */
@@ -627,6 +631,8 @@ static void sync_input(struct kw_tcp *c, struct seg *s, uint64_t now_ns)
 			       (c->snd_wl1 == s->seq && seq_leq(c->snd_wl2, s->ack));
 		bool same_wnd = nwnd == c->snd_wnd;
 
+		if (c->sack_ok)
+			(void)tcp_sb_on_ack(c, s->ack, &s->opt, now_ns);
 		if (seq_gt(s->ack, c->snd_una))
 			process_ack(c, s, now_ns);
 		else if (s->ack == c->snd_una && s->dlen == 0 && !(s->flags & TH_FIN) &&
@@ -645,6 +651,8 @@ static void sync_input(struct kw_tcp *c, struct seg *s, uint64_t now_ns)
 				tcp_timer_update(c);
 			}
 		}
+		if (c->sack_ok)
+			tcp_sack_after_ack(c, now_ns);
 	}
 	{
 		bool fin_acked = c->fin_sent && seq_gt(c->snd_una, c->fin_seq);

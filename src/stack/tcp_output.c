@@ -203,11 +203,23 @@ static void send_data(struct kw_tcp *c, seq_t seq, size_t len, bool fin, uint16_
 	c->ctr.data_segs_out += gso_size && len > gso_size ? (uint32_t)((len + gso_size - 1) / gso_size) : 1;
 	c->ctr.bytes_sent += len;
 	c->ctr.last_data_sent = now_ns;
+	tcp_sb_sent(c, seq, (uint32_t)len + (fin ? 1 : 0), now_ns);
 	emit(c->layer, &s, now_ns);
 	if (fin && !c->fin_sent) {
 		c->fin_sent = true;
 		c->fin_seq = seq_add(seq, (uint32_t)len);
 	}
+}
+
+void tcp_send_range(struct kw_tcp *c, seq_t seq, size_t len, bool fin, uint16_t gso_size,
+		    uint64_t now_ns)
+{
+	send_data(c, seq, len, fin, gso_size, now_ns);
+}
+
+uint32_t tcp_tso_goal(const struct kw_tcp *c)
+{
+	return c->layer->env.gso_max;
 }
 
 static bool can_send_data(const struct kw_tcp *c)
@@ -233,6 +245,8 @@ static bool next_segment(const struct kw_tcp *c, seq_t nxt, size_t *lenp, bool *
 	uint32_t flight = (uint32_t)seq_diff(nxt, c->snd_una);
 	uint32_t wnd = c->snd_wnd < c->cwnd ? c->snd_wnd : c->cwnd;
 	uint32_t avail = wnd > flight ? wnd - flight : 0;
+	if (c->sack_ok)
+		avail = tcp_sack_avail(c, nxt);     /* pipe (RFC 6675), not flight */
 	int32_t d = seq_diff(tcp_data_end(c), nxt);
 	size_t unsent = d > 0 ? (size_t)d : 0, len = unsent;
 	bool fin;
@@ -272,6 +286,8 @@ void tcp_output(struct kw_tcp *c, uint64_t now_ns)
 		size_t len;
 		bool fin;
 
+		if (c->sack_ok)
+			sent = tcp_sack_retransmit(c, now_ns);
 		while (next_segment(c, c->snd_nxt, &len, &fin)) {
 			uint16_t gso_size = 0;
 
@@ -311,6 +327,8 @@ void tcp_output(struct kw_tcp *c, uint64_t now_ns)
 			if (fin)
 				break;
 		}
+		if (c->sack_ok)
+			sent |= tcp_sack_rescue(c, now_ns);
 		if (sent && (c->rtx_at == KW_TIME_NEVER || c->persist))
 			tcp_rtx_arm(c, now_ns);
 		if (sent)

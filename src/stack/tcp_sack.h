@@ -44,8 +44,10 @@ struct tcp_sb_ent {
 struct tcp_scoreboard {
 	struct tcp_sb_ent e[TCP_SB_MAX];
 	uint16_t n;
+	uint32_t pipe;              /* RFC 6675 pipe, in bytes */
 	uint32_t sacked_bytes;      /* total SACKED */
 	seq_t high_sacked;          /* highest SACKed end (valid if sacked_bytes) */
+	bool loss_mode;             /* after an RTO: resending, until `recover` */
 	bool rescue_done;           /* RFC 6675 rescue retransmission, this episode */
 	/* RACK (RFC 8985 §6.1): the most recently sent segment delivered */
 	uint64_t rack_xmit_ns, rack_rtt_ns, min_rtt_ns;

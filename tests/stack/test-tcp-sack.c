@@ -109,6 +109,7 @@ static void setup(struct conn *k, uint64_t seed)
 	uint32_t a;
 
 	memset(&cap, 0, sizeof(cap));
+	memset(k, 0, sizeof(*k));
 	pair_init(&k->p, seed);
 	k->p.tap = tap;
 	tap_ok(pair_connect(&k->p, 80, &k->c, &k->s, NULL) == 0, "connected");
