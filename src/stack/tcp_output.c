@@ -217,9 +217,28 @@ void tcp_send_range(struct kw_tcp *c, seq_t seq, size_t len, bool fin, uint16_t 
 	send_data(c, seq, len, fin, gso_size, now_ns);
 }
 
+/* TSO frame size as Linux's tcp_tso_autosize: about 1 ms of data at the
+ * pacing rate (Linux: cwnd / SRTT, times 2 in slow start and 1.2 after),
+ * at least 2 MSS, at most gso_max, so that on a path with a long enough
+ * RTT a flight is several frames and a loss leaves later ones to produce
+ * SACKs. Whole MSS units. (With a sub-millisecond RTT a frame may carry
+ * the whole cwnd, as on Linux: RACK-TLP covers the lost tail then.) */
 uint32_t tcp_tso_goal(const struct kw_tcp *c)
 {
-	return c->layer->env.gso_max;
+	uint64_t goal = c->layer->env.gso_max, mss = c->mss ? c->mss : TCP_DEFAULT_MSS;
+
+	if (c->have_rtt && c->srtt > 0) {
+		uint64_t pace = c->cwnd < c->ssthresh ? 20 : 12;   /* tenths */
+		uint64_t rate = (uint64_t)c->cwnd * pace * KW_NS_PER_MS / 10 / c->srtt;
+		if (rate < goal)
+			goal = rate;
+	}
+	goal = goal / mss * mss;
+	if (goal < 2 * mss)
+		goal = 2 * mss;
+	if (goal > c->layer->env.gso_max)
+		goal = c->layer->env.gso_max;
+	return (uint32_t)goal;
 }
 
 static bool can_send_data(const struct kw_tcp *c)
@@ -285,6 +304,7 @@ void tcp_output(struct kw_tcp *c, uint64_t now_ns)
 	if (can_send_data(c)) {
 		size_t len;
 		bool fin;
+		uint32_t goal = gso_max >= 2u * c->mss ? tcp_tso_goal(c) : 0;
 
 		if (c->sack_ok)
 			sent = tcp_sack_retransmit(c, now_ns);
@@ -299,7 +319,7 @@ void tcp_output(struct kw_tcp *c, uint64_t now_ns)
 				size_t more;
 				bool mfin;
 
-				while (len + c->mss <= gso_max &&
+				while (len + c->mss <= goal &&
 				       next_segment(c, seq_add(c->snd_nxt, (uint32_t)len), &more, &mfin)) {
 					len += more;
 					fin = mfin;

@@ -228,7 +228,7 @@ static void peer_ack(struct peer *P, uint32_t ack, const uint32_t *blk, unsigned
 	peer_send(P, F_ACK, 102, off_iss + 1 + ack, o, n);
 }
 
-static void peer_setup(struct peer *P, uint32_t gso_max, uint64_t seed)
+static void peer_setup_rtt(struct peer *P, uint32_t gso_max, uint64_t seed, uint64_t rtt)
 {
 	struct kw_tcp_env env = {
 		.ip_output = off_output, .local_addr = PAIR_ADDR0, .mss = 1460, .seed = seed,
@@ -245,10 +245,16 @@ static void peer_setup(struct peer *P, uint32_t gso_max, uint64_t seed)
 	kw_tcp_set_buffers(P->c, 4 << 20, 0);
 	kw_tcp_connect(P->c, PAIR_ADDR1, 7777, P->now);
 	kw_tcp_local(P->c, &a, &P->lport);
-	P->now += MS(10);
+	P->now += rtt;
 	peer_send(P, F_SYN | F_ACK, 101, off_iss + 1, synack, sizeof(synack));
 	peer_ack(P, 0, NULL, 0);            /* the window, scaled now */
 	nfr = 0;
+}
+
+/* RTT 1 ms: TSO frames as large as cwnd allows. */
+static void peer_setup(struct peer *P, uint32_t gso_max, uint64_t seed)
+{
+	peer_setup_rtt(P, gso_max, seed, MS(1));
 }
 
 static void peer_fini(struct peer *P)
@@ -367,6 +373,44 @@ static void test_bound(void)
 	peer_fini(&P);
 }
 
+/* TSO autosizing (Linux's tcp_tso_autosize): 1 ms at the pacing rate. */
+static void test_autosize(void)
+{
+	struct peer P;
+	static uint8_t data[400 * 1460];
+	struct kw_tcp *c;
+	bool same = true;
+
+	peer_setup_rtt(&P, 60000, 94, MS(10));
+	c = P.c;
+	kw_tcp_send(c, data, 10 * 1460, P.now);
+	tap_diag("RTT %.1f ms, cwnd %u: %u frames, the first %u bytes", (double)c->srtt / 1e6, c->cwnd,
+		 nfr, nfr ? fr[0].len : 0);
+	for (unsigned i = 0; i < nfr; i++)
+		same &= fr[i].len == 2 * 1460 && fr[i].gso == 1460;
+	tap_ok(nfr == 5 && same,
+	       "RTT 10 ms, initial window (slow start: 2 x 14600 B / 10 ms): five frames of 2 MSS");
+	peer_ack(&P, 10 * 1460, NULL, 0);
+	c->cwnd = 200 * 1460;
+	c->ssthresh = 100 * 1460;
+	nfr = 0;
+	kw_tcp_send(c, data, 100 * 1460, P.now);
+	tap_diag("cwnd 200 MSS, congestion avoidance: %u frames, the first %u bytes", nfr, nfr ? fr[0].len : 0);
+	{
+		uint32_t want = (uint32_t)((uint64_t)292000 * 12 * 1000000 / 10 / c->srtt) / 1460 * 1460;
+		tap_diag("SRTT %.3f ms: 1 ms at 1.2 x cwnd / SRTT = %u bytes", (double)c->srtt / 1e6, want);
+		tap_ok(nfr >= 4 && fr[0].len == want && want < 60000,
+		       "cwnd 200 MSS, congestion avoidance: frames of 1 ms at 1.2 x cwnd / SRTT, several in flight");
+	}
+	peer_fini(&P);
+
+	peer_setup_rtt(&P, 60000, 95, MS(1));
+	c = P.c;
+	kw_tcp_send(c, data, 10 * 1460, P.now);
+	tap_ok(nfr == 1 && fr[0].len == 10 * 1460, "RTT 1 ms: the initial window in one frame");
+	peer_fini(&P);
+}
+
 int main(void)
 {
 	static const uint32_t one[] = { 20 };
@@ -377,5 +421,6 @@ int main(void)
 	run_drops("three lost in one window", 3002, three, 3);
 	test_offload_holes();
 	test_bound();
+	test_autosize();
 	return tap_done();
 }
