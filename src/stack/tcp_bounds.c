@@ -100,6 +100,11 @@ void tcp_icmp_frag_needed(struct kw_tcp_layer *L, uint32_t src, uint32_t dst,
 	if (c->mss >= old || c->snd_nxt == c->snd_una)
 		return;
 	c->rtt_timing = false;      /* Karn: what follows is a retransmission */
+	if (c->sack_ok) {
+		tcp_sack_mark_all_lost(c);  /* resent in order, SACKed bytes not */
+		tcp_output(c, now_ns);
+		return;
+	}
 	c->snd_nxt = c->snd_una;
 	tcp_output(c, now_ns);
 }

@@ -50,6 +50,8 @@ void kw_tcp_info(const struct kw_tcp *c, struct kw_tcp_info *o, uint64_t now_ns)
 			      : c->ka.probes_sent > 255 ? 255 : c->ka.probes_sent);
 	if (c->ts_ok)
 		o->options |= KW_TCPI_OPT_TIMESTAMPS;
+	if (c->sack_ok)
+		o->options |= KW_TCPI_OPT_SACK;
 	if (c->ws_ok) {
 		o->options |= KW_TCPI_OPT_WSCALE;
 		o->snd_wscale = c->snd_wscale;

@@ -59,6 +59,17 @@ int tcp_parse_options(const uint8_t *p, size_t len, struct tcp_opts *o)
 				return -1;
 			o->sack_ok = true;
 			break;
+		case 5:
+			/* SACK blocks (RFC 2018): a malformed option is ignored,
+			 * not the segment (as Linux). */
+			if (olen >= 10 && (olen - 2) % 8 == 0 && olen <= 34) {
+				o->nsack = (uint8_t)((olen - 2) / 8);
+				for (unsigned b = 0; b < o->nsack; b++) {
+					o->sack[b][0] = get32(p + i + 2 + 8 * b);
+					o->sack[b][1] = get32(p + i + 6 + 8 * b);
+				}
+			}
+			break;
 		case 8:
 			if (olen != 10)
 				return -1;
@@ -116,6 +127,9 @@ static void apply_syn_options(struct kw_tcp *c, const struct seg *s, uint64_t no
 		c->ts_recent_at = now_ns;
 	}
 	c->mss = tcp_mss_now(c);
+	/* SACK (RFC 2018 §2): we offer it on every SYN; on when the SYN we
+	 * answer or the SYN-ACK to ours carries SACK-permitted. */
+	c->sack_ok = s->opt.sack_ok;
 	if (s->opt.ws_ok) {
 		c->ws_ok = true;
 		c->snd_wscale = s->opt.ws > TCP_MAX_WSCALE ? TCP_MAX_WSCALE : s->opt.ws;
@@ -527,7 +541,9 @@ static void process_ack(struct kw_tcp *c, const struct seg *s, uint64_t now_ns)
 	if (seq_lt(c->snd_nxt, c->snd_una))
 		c->snd_nxt = c->snd_una;
 	c->retries = 0;
-	if (c->in_recovery) {
+	if (c->sack_ok && tcp_sack_cum_ack(c, s->ack)) {
+		/* SACK recovery (tcp_sack.c): no growth, no deflation */
+	} else if (c->in_recovery) {
 		if (seq_geq(s->ack, c->recover)) {
 			/* Full acknowledgment: deflate (RFC 6582 §3.2 (3)). */
 			uint32_t flight = (uint32_t)seq_diff(c->snd_max, c->snd_una);
@@ -564,6 +580,8 @@ static void dupack(struct kw_tcp *c, uint64_t now_ns)
 	uint32_t mss = c->mss;
 
 	c->dupacks++;
+	if (c->sack_ok)
+		return;         /* tcp_sack_after_ack decides (RFC 6675) */
 	if (c->in_recovery) {
 		/* Inflate (RFC 5681 §3.2 (4)), bounded: duplicate ACKs are
 		 * cheap to forge and must not wrap cwnd. */
@@ -684,6 +702,8 @@ static void sync_input(struct kw_tcp *c, struct seg *s, uint64_t now_ns)
 		}
 		if (c->state == KW_TCP_TIME_WAIT && (s->flags & TH_FIN))
 			c->tw_at = now_ns + 2 * c->layer->msl_ns;
+		if (!(s->flags & TH_SYN))
+			tcp_sack_rcv_old(c, s->seq, s->dlen);   /* RFC 2883 */
 		send_oow_ack(c, s, now_ns);
 		tcp_timer_update(c);
 		return;
@@ -702,6 +722,7 @@ static void sync_input(struct kw_tcp *c, struct seg *s, uint64_t now_ns)
 			s->seq = seq_succ(s->seq);
 			cut--;
 		}
+		tcp_sack_rcv_old(c, s->seq, s->dlen);   /* RFC 2883: the old part */
 		if (cut >= s->dlen) {
 			if (cut > s->dlen)
 				s->flags &= (uint8_t)~TH_FIN;
@@ -761,6 +782,8 @@ static void sync_input(struct kw_tcp *c, struct seg *s, uint64_t now_ns)
 			       (c->snd_wl1 == s->seq && seq_leq(c->snd_wl2, s->ack));
 		bool same_wnd = nwnd == c->snd_wnd;
 
+		if (c->sack_ok)
+			(void)tcp_sb_on_ack(c, s->ack, &s->opt, now_ns);
 		if (seq_gt(s->ack, c->snd_una))
 			process_ack(c, s, now_ns);
 		else if (s->ack == c->snd_una && s->dlen == 0 && !(s->flags & TH_FIN) &&
@@ -781,6 +804,8 @@ static void sync_input(struct kw_tcp *c, struct seg *s, uint64_t now_ns)
 		}
 		if (seq_geq(s->ack, c->snd_una))   /* not an old ACK */
 			tcp_timer_on_ack(c, now_ns);
+		if (c->sack_ok)
+			tcp_sack_after_ack(c, now_ns);
 	}
 	{
 		bool fin_acked = c->fin_sent && seq_gt(c->snd_una, c->fin_seq);
@@ -869,7 +894,10 @@ static void sync_input(struct kw_tcp *c, struct seg *s, uint64_t now_ns)
 				tcp_notify(c);
 			}
 		} else {
+			tcp_sack_rcv_dup(c, s->seq, s->dlen);
 			ooo_insert(c, s->seq, s->data, s->dlen, (s->flags & TH_FIN) != 0);
+			if (s->dlen > 0)
+				tcp_sack_rcv_note(c, s->seq);
 			c->ack_now = true;      /* duplicate ACK tells the sender */
 		}
 	}

@@ -18,6 +18,7 @@
 #include "core/keepalive.h"
 #include "core/seq.h"
 #include "stack/tcp.h"
+#include "stack/tcp_sack.h"
 #include "stack/timer.h"
 
 #include <stdbool.h>
@@ -188,6 +189,11 @@ struct kw_tcp {
 	uint32_t ooo_bytes;     /* data bytes held out of order (<= the window) */
 	uint16_t peer_mss;      /* the peer's MSS option (0: not known yet) */
 	uint16_t pmtu;          /* path MTU from ICMP (0: the link's, env.mss + 40) */
+
+	/* SACK (tcp_sack.c) and RACK-TLP (tcp_rack.c) */
+	bool sack_ok;           /* SACK-permitted both ways (RFC 2018) */
+	struct tcp_sack_rcv sack_rcv;
+	struct tcp_scoreboard sb;
 };
 
 struct conn_table {
@@ -298,6 +304,12 @@ void tcp_reply_rst(struct kw_tcp_layer *L, uint32_t laddr, uint32_t raddr,
 		   uint16_t lport, uint16_t rport, seq_t seq, seq_t ack, bool with_ack,
 		   uint64_t now_ns);
 uint32_t tcp_rcv_window(struct kw_tcp *c);               /* what we would advertise */
+/* Send [seq, seq+len) from the send buffer (and the FIN), the device
+ * cutting it into gso_size pieces when gso_size is not 0. */
+void tcp_send_range(struct kw_tcp *c, seq_t seq, size_t len, bool fin, uint16_t gso_size,
+		    uint64_t now_ns);
+/* The payload of one TSO frame now (tcp_output.c). */
+uint32_t tcp_tso_goal(const struct kw_tcp *c);
 size_t tcp_unsent(const struct kw_tcp *c);               /* data not yet sent */
 seq_t tcp_data_end(const struct kw_tcp *c);              /* SND.UNA + queued data */
 
@@ -329,7 +341,40 @@ struct tcp_opts {
 	uint16_t mss;
 	uint8_t ws;
 	uint32_t tsval, tsecr;
+	uint8_t nsack;          /* SACK blocks (kind 5), as received */
+	seq_t sack[4][2];
 };
 int tcp_parse_options(const uint8_t *p, size_t len, struct tcp_opts *o);
+
+/* ---- tcp_sack.c ------------------------------------------------------------ */
+/* Receiver (RFC 2018, RFC 2883). A data segment [seq, seq+len) about to
+ * go into the out-of-order queue: a D-SACK for what of it is held already. */
+void tcp_sack_rcv_dup(struct kw_tcp *c, seq_t seq, uint32_t len);
+/* ... and after it went in: its block is reported first. */
+void tcp_sack_rcv_note(struct kw_tcp *c, seq_t seq);
+/* A data segment starting below RCV.NXT: a D-SACK for the old part. */
+void tcp_sack_rcv_old(struct kw_tcp *c, seq_t seq, uint32_t len);
+/* Write the SACK option (NOP, NOP, kind 5, blocks) into p, at most room
+ * bytes; returns its length (0: none owed). *partial: blocks left out. */
+size_t tcp_sack_rcv_opts(struct kw_tcp *c, uint8_t *p, size_t room, bool *partial);
+/* Sender (RFC 6675). Every data transmission (new or again; len counts
+ * a FIN) goes on the scoreboard. */
+void tcp_sb_sent(struct kw_tcp *c, seq_t seq, uint32_t len, uint64_t now_ns);
+/* An acceptable ACK, before process_ack: SACK blocks and the cumulative
+ * ACK update the scoreboard; returns the bytes newly SACKed. */
+uint32_t tcp_sb_on_ack(struct kw_tcp *c, seq_t ack, const struct tcp_opts *o, uint64_t now_ns);
+/* After the ACK was processed: loss detection, entering recovery. */
+void tcp_sack_after_ack(struct kw_tcp *c, uint64_t now_ns);
+/* process_ack's cumulative ACK: true when recovery (or leaving it)
+ * decided cwnd, so it must not grow. */
+bool tcp_sack_cum_ack(struct kw_tcp *c, seq_t ack);
+/* The bytes the windows allow if SND.NXT were nxt (pipe, not flight). */
+uint32_t tcp_sack_avail(const struct kw_tcp *c, seq_t nxt);
+/* From tcp_output: lost ranges first; the rescue retransmission last. */
+bool tcp_sack_retransmit(struct kw_tcp *c, uint64_t now_ns);
+bool tcp_sack_rescue(struct kw_tcp *c, uint64_t now_ns);
+void tcp_sack_mark_all_lost(struct kw_tcp *c);
+/* The RTO expired on a SACK connection (from rto_expired). */
+void tcp_sack_rto(struct kw_tcp *c, uint64_t now_ns);
 
 #endif

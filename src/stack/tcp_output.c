@@ -141,6 +141,28 @@ static void conn_seg(struct kw_tcp *c, struct seg_out *s, seq_t seq, uint8_t fla
 	}
 }
 
+/* SACK blocks on an ACK (tcp_sack.c) in the room the segment has: a data
+ * segment of `seglen` bytes per wire segment keeps within the MSS, as
+ * its length was chosen without them. Blocks that did not fit leave an
+ * ACK owed, which carries them all. */
+static void add_sack(struct kw_tcp *c, struct seg_out *s, size_t seglen)
+{
+	size_t room = sizeof(s->optbuf) - s->optlen, n;
+	bool partial;
+
+	if (!c->sack_ok || !(s->flags & TH_ACK))
+		return;
+	if (seglen > 0)
+		room = seglen >= c->mss ? 0 : c->mss - seglen < room ? c->mss - seglen : room;
+	n = tcp_sack_rcv_opts(c, s->optbuf + s->optlen, room, &partial);
+	if (n) {
+		s->opts = s->optbuf;
+		s->optlen += n;
+	}
+	if (partial)
+		c->ack_now = true;
+}
+
 seq_t tcp_data_end(const struct kw_tcp *c)
 {
 	return seq_add(c->snd_una, (uint32_t)c->snd.len);
@@ -166,6 +188,7 @@ static void send_data(struct kw_tcp *c, seq_t seq, size_t len, bool fin, uint16_
 	if (len && seq_add(seq, (uint32_t)len) == tcp_data_end(c))
 		flags |= TH_PSH;
 	conn_seg(c, &s, seq, flags, now_ns);
+	add_sack(c, &s, gso_size && len > gso_size ? gso_size : len);
 	s.data = &c->snd;
 	s.off = (size_t)(uint32_t)seq_diff(seq, c->snd_una);
 	s.len = len;
@@ -180,11 +203,42 @@ static void send_data(struct kw_tcp *c, seq_t seq, size_t len, bool fin, uint16_
 	c->ctr.data_segs_out += gso_size && len > gso_size ? (uint32_t)((len + gso_size - 1) / gso_size) : 1;
 	c->ctr.bytes_sent += len;
 	c->ctr.last_data_sent = now_ns;
+	tcp_sb_sent(c, seq, (uint32_t)len + (fin ? 1 : 0), now_ns);
 	emit(c->layer, &s, now_ns);
 	if (fin && !c->fin_sent) {
 		c->fin_sent = true;
 		c->fin_seq = seq_add(seq, (uint32_t)len);
 	}
+}
+
+void tcp_send_range(struct kw_tcp *c, seq_t seq, size_t len, bool fin, uint16_t gso_size,
+		    uint64_t now_ns)
+{
+	send_data(c, seq, len, fin, gso_size, now_ns);
+}
+
+/* TSO frame size as Linux's tcp_tso_autosize: about 1 ms of data at the
+ * pacing rate (Linux: cwnd / SRTT, times 2 in slow start and 1.2 after),
+ * at least 2 MSS, at most gso_max, so that on a path with a long enough
+ * RTT a flight is several frames and a loss leaves later ones to produce
+ * SACKs. Whole MSS units. (With a sub-millisecond RTT a frame may carry
+ * the whole cwnd, as on Linux: RACK-TLP covers the lost tail then.) */
+uint32_t tcp_tso_goal(const struct kw_tcp *c)
+{
+	uint64_t goal = c->layer->env.gso_max, mss = c->mss ? c->mss : TCP_DEFAULT_MSS;
+
+	if (c->have_rtt && c->srtt > 0) {
+		uint64_t pace = c->cwnd < c->ssthresh ? 20 : 12;   /* tenths */
+		uint64_t rate = (uint64_t)c->cwnd * pace * KW_NS_PER_MS / 10 / c->srtt;
+		if (rate < goal)
+			goal = rate;
+	}
+	goal = goal / mss * mss;
+	if (goal < 2 * mss)
+		goal = 2 * mss;
+	if (goal > c->layer->env.gso_max)
+		goal = c->layer->env.gso_max;
+	return (uint32_t)goal;
 }
 
 static bool can_send_data(const struct kw_tcp *c)
@@ -210,6 +264,8 @@ static bool next_segment(const struct kw_tcp *c, seq_t nxt, size_t *lenp, bool *
 	uint32_t flight = (uint32_t)seq_diff(nxt, c->snd_una);
 	uint32_t wnd = c->snd_wnd < c->cwnd ? c->snd_wnd : c->cwnd;
 	uint32_t avail = wnd > flight ? wnd - flight : 0;
+	if (c->sack_ok)
+		avail = tcp_sack_avail(c, nxt);     /* pipe (RFC 6675), not flight */
 	int32_t d = seq_diff(tcp_data_end(c), nxt);
 	size_t unsent = d > 0 ? (size_t)d : 0, len = unsent;
 	bool fin;
@@ -248,7 +304,10 @@ void tcp_output(struct kw_tcp *c, uint64_t now_ns)
 	if (can_send_data(c)) {
 		size_t len;
 		bool fin;
+		uint32_t goal = gso_max >= 2u * c->mss ? tcp_tso_goal(c) : 0;
 
+		if (c->sack_ok)
+			sent = tcp_sack_retransmit(c, now_ns);
 		while (next_segment(c, c->snd_nxt, &len, &fin)) {
 			uint16_t gso_size = 0;
 
@@ -260,7 +319,7 @@ void tcp_output(struct kw_tcp *c, uint64_t now_ns)
 				size_t more;
 				bool mfin;
 
-				while (len + c->mss <= gso_max &&
+				while (len + c->mss <= goal &&
 				       next_segment(c, seq_add(c->snd_nxt, (uint32_t)len), &more, &mfin)) {
 					len += more;
 					fin = mfin;
@@ -288,6 +347,8 @@ void tcp_output(struct kw_tcp *c, uint64_t now_ns)
 			if (fin)
 				break;
 		}
+		if (c->sack_ok)
+			sent |= tcp_sack_rescue(c, now_ns);
 		if (sent && (c->rtx_at == KW_TIME_NEVER || c->persist))
 			tcp_rtx_arm(c, now_ns);
 		if (sent)
@@ -305,6 +366,7 @@ void tcp_send_ack(struct kw_tcp *c, uint64_t now_ns)
 	/* SND.MAX, not SND.NXT: after a go-back-N rewind SND.NXT may lie
 	 * below the peer's RCV.NXT, and it would drop the ACK unread. */
 	conn_seg(c, &s, c->snd_max, TH_ACK, now_ns);
+	add_sack(c, &s, 0);
 	emit(c->layer, &s, now_ns);
 }
 
@@ -332,7 +394,18 @@ void tcp_send_syn(struct kw_tcp *c, uint64_t now_ns)
 	 * peer's SYN offered them (RFC 7323 §3.2). TSecr is 0 on a SYN. */
 	if (!synack || c->ts_ok) {
 		put_ts(opts + n, tcp_ts_now(c, now_ns), synack ? c->ts_recent : 0);
+		/* SACK-permitted (RFC 2018 §2) in the NOPs before the
+		 * timestamps, as Linux lays it out. */
+		if (!synack || c->sack_ok) {
+			opts[n] = 4;
+			opts[n + 1] = 2;
+		}
 		n += TCP_TS_OPTLEN;
+	} else if (c->sack_ok) {
+		opts[n++] = 1;
+		opts[n++] = 1;
+		opts[n++] = 4;
+		opts[n++] = 2;
 	}
 	s.opts = opts;
 	s.optlen = n;

@@ -224,6 +224,11 @@ static void rto_expired(struct kw_tcp *c, uint64_t now_ns)
 	c->in_recovery = false;
 	c->dupacks = 0;
 	c->recover = c->snd_max;                /* RFC 6582 §3.2 (4) */
+	if (c->sack_ok) {
+		tcp_sack_rto(c, now_ns);        /* resend what is not SACKed */
+		rto_clamp_to_user_timeout(c, now_ns);
+		return;
+	}
 	c->snd_nxt = c->snd_una;                /* go back N */
 	c->rtx_at = KW_TIME_NEVER;
 	tcp_output(c, now_ns);

@@ -621,6 +621,7 @@ static void test_cwnd_cap(void)
 	kw_tcp_local(c, &a, &cport);
 	kw_tcp_local(s, &a, &sport);
 	p.filter = drop_from_1;                 /* only our forged ACKs reach the client */
+	c->sack_ok = false;                     /* NewReno's inflation: SACK recovery has none */
 	memset(data, 'c', sizeof(data));
 	kw_tcp_send(c, data, sizeof(data), p.now);
 	win = (uint16_t)(c->snd_wnd >> c->snd_wscale);

@@ -1,0 +1,68 @@
+/* SACK (RFC 2018, RFC 2883) and SACK-based loss recovery (RFC 6675 with
+ * RACK-TLP, RFC 8985): the per-connection state kept in struct kw_tcp.
+ * Included by tcp_internal.h; the functions live in tcp_sack.c (receiver
+ * blocks, sender scoreboard and recovery) and tcp_rack.c (RACK, TLP). */
+#ifndef KW_STACK_TCP_SACK_H
+#define KW_STACK_TCP_SACK_H
+
+#include "core/seq.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Receiver: the order in which blocks were last reported. Each key is a
+ * sequence number of a segment that arrived out of order; the block sent
+ * for it is the run of the out-of-order queue that holds it now (the
+ * queue is the only source of the blocks, so a block never claims bytes
+ * not held). key[0] is the most recent (RFC 2018 §4). */
+#define TCP_SACK_KEYS 4
+struct tcp_sack_rcv {
+	seq_t key[TCP_SACK_KEYS];
+	uint8_t nkeys;
+	bool dsack;                 /* a D-SACK block is owed (RFC 2883) */
+	seq_t dsack_start, dsack_end;
+};
+
+/* Sender: the scoreboard. One entry per range sent together (a segment,
+ * or a TSO frame), covering SND.UNA..SND.MAX in order without gaps once
+ * SACK is on, with the time it was last sent (RACK needs it). Bounded:
+ * TCP_SB_MAX entries (a fixed array, 64 * 24 bytes per connection);
+ * adjacent entries in the same state are merged when it fills, and when
+ * nothing can merge a new transmission joins the newest entry (taking
+ * its later time, which only makes RACK slower to call it lost). */
+#define TCP_SB_MAX 64
+#define TCP_SB_SACKED  0x1u         /* the peer holds it (SACK block) */
+#define TCP_SB_LOST    0x2u         /* taken as lost (RACK, IsLost, RTO) */
+#define TCP_SB_RETRANS 0x4u         /* sent again, that copy in flight */
+#define TCP_SB_EVER_RETRANS 0x8u    /* sent more than once (RTT samples) */
+struct tcp_sb_ent {
+	seq_t start, end;
+	uint64_t xmit_ns;
+	uint32_t flags;
+};
+
+struct tcp_scoreboard {
+	struct tcp_sb_ent e[TCP_SB_MAX];
+	uint16_t n;
+	uint32_t pipe;              /* RFC 6675 pipe, in bytes */
+	uint32_t sacked_bytes;      /* total SACKED */
+	seq_t high_sacked;          /* highest SACKed end (valid if sacked_bytes) */
+	bool loss_mode;             /* after an RTO: resending, until `recover` */
+	bool rescue_done;           /* RFC 6675 rescue retransmission, this episode */
+	/* RACK (RFC 8985 §6.1): the most recently sent segment delivered */
+	uint64_t rack_xmit_ns, rack_rtt_ns, min_rtt_ns;
+	seq_t rack_end;
+	bool rack_valid;
+	uint32_t reo_wnd_mult;      /* RFC 8985 §6.2 step 4, in min_rtt/4 units */
+	bool dsack_seen;            /* since the last reo_wnd adjustment */
+	uint64_t tlp_at;            /* PTO deadline (KW_TIME_NEVER: off) */
+	bool tlp_out;               /* a probe is outstanding (TLP.end_seq) */
+	seq_t tlp_end;
+	uint64_t rack_timer_at;     /* RACK reordering timer (KW_TIME_NEVER: off) */
+	/* Undo of a spurious RTO (Eifel, RFC 3522 style, with timestamps) */
+	bool undo_ok;
+	uint32_t undo_cwnd, undo_ssthresh, undo_tsval;
+	uint32_t rto_episodes, rack_losses, tlp_probes, dsacks_in, undos;
+};
+
+#endif
