@@ -149,7 +149,8 @@ static void inject_opts(struct conn *k, uint16_t sport, uint32_t seq, uint32_t a
 	b[12] = (uint8_t)(((20 + optlen) / 4) << 4);
 	b[13] = flags;
 	b[14] = 0xff; b[15] = 0xff;
-	memcpy(b + 20, opts, optlen);
+	if (optlen)
+		memcpy(b + 20, opts, optlen);
 	for (size_t i = 0; i < dlen; i++)
 		b[20 + optlen + i] = (uint8_t)(seq + i);
 	ck = kw_checksum(b, len, kw_checksum_pseudo(PAIR_ADDR0, PAIR_ADDR1, 6, (uint16_t)len));
