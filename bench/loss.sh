@@ -21,17 +21,21 @@
 # sink's, from accept() to EOF; a run that has not finished after
 # KW_LOSS_TIMEOUT seconds counts as that (and is marked ">").
 #
-# Everything happens in namespaces the script creates; a trap removes them
-# and every process in them. Needs root, /dev/net/tun, ip and nft.
+# The topology (router, kernel client, peer) is bench/router.sh's. Raw
+# figures go to bench/results/loss.dat; with gnuplot, bench/loss.gp draws
+# them into docs/img/loss.svg (KW_LOSS_PLOT=no leaves docs/img alone).
 #
 # Environment: KW_BUILDDIR, KW_SRCDIR (set by make bench-loss);
 #   KW_LOSS_RATES    percentages (default "0 1 2 5 10")
 #   KW_LOSS_MIB      MiB per transfer (default 64)
 #   KW_LOSS_ROUNDS   rounds per configuration (default 1; the median is shown)
 #   KW_LOSS_TIMEOUT  seconds per transfer (default 300)
+#   KW_KERNEL_CC     the kernel side's congestion control (default: the
+#                    machine's)
 set -eu
 
 builddir=${KW_BUILDDIR:-$(pwd)}
+srcdir=${KW_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 bench=$builddir/bench/stack-bench
 lib=$builddir/.libs/libkeepwire.so
 rates=${KW_LOSS_RATES:-0 1 2 5 10}
@@ -48,93 +52,16 @@ die() {
 
 [ -x "$bench" ] || die "$bench not built (run: make bench-loss)"
 [ -f "$lib" ] || die "$lib not built"
-[ "$(id -u)" -eq 0 ] || die "needs root (network namespaces, TAP devices, nftables)"
-[ -c /dev/net/tun ] || die "/dev/net/tun is missing"
-for c in ip nft timeout; do
-	command -v "$c" >/dev/null 2>&1 || die "$c is missing"
-done
 if ldd "$bench" 2>/dev/null | grep -q 'libasan'; then
 	die "built with sanitizers; configure without --enable-sanitizers to benchmark"
 fi
 
-net=$(($$ % 250 + 1))
-NS_R="kw-$$-lrouter"
-NS_K="kw-$$-lkernel"
-NS_P="kw-$$-lpeer"
-TAPDEV=kwloss0
-TAP_ROUTER="10.235.$net.1"
-TAP_STACK="10.235.$net.2"
-K_ROUTER="10.236.$net.1"
-K_CLIENT="10.236.$net.2"
-P_ROUTER="10.239.$net.1"
-P_PEER="10.239.$net.2"
-created=
-tmp=
-
-cleanup() {
-	{
-		for ns in $created; do
-			pids=$(ip netns pids "$ns")
-			[ -z "$pids" ] || kill -KILL $pids
-		done
-		sleep 0.1
-		for ns in $created; do
-			ip netns delete "$ns"
-		done
-		[ -z "$tmp" ] || rm -rf "$tmp"
-	} >/dev/null 2>&1
-	created=
-	tmp=
-}
-trap cleanup EXIT
-trap 'cleanup; trap - EXIT; exit 130' INT
-trap 'cleanup; trap - EXIT; exit 143' TERM
-
+. "$srcdir/bench/router.sh"
+router_requirements
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kw-loss.XXXXXX")
 mkdir -p "$resultdir"
-for ns in "$NS_R" "$NS_K" "$NS_P"; do
-	ip netns add "$ns" || die "cannot create network namespace $ns"
-	created="$created $ns"
-	ip -n "$ns" link set lo up
-	ip netns exec "$ns" sh -c 'echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6;
-		echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6' 2>/dev/null || true
-done
-ip netns exec "$NS_R" sh -c 'echo 1 >/proc/sys/net/ipv4/ip_forward'
-
-ip -n "$NS_R" tuntap add dev "$TAPDEV" mode tap || die "cannot create the TAP device"
-ip -n "$NS_R" link set "$TAPDEV" mtu 1500 up
-ip -n "$NS_R" addr add "$TAP_ROUTER/24" dev "$TAPDEV"
-ip -n "$NS_R" link add rk mtu 1500 type veth peer name veth0 mtu 1500 netns "$NS_K"
-ip -n "$NS_R" link add rp mtu 1500 type veth peer name veth0 mtu 1500 netns "$NS_P"
-ip -n "$NS_R" addr add "$K_ROUTER/24" dev rk
-ip -n "$NS_R" addr add "$P_ROUTER/24" dev rp
-ip -n "$NS_R" link set rk up
-ip -n "$NS_R" link set rp up
-ip -n "$NS_K" addr add "$K_CLIENT/24" dev veth0
-ip -n "$NS_K" link set veth0 up
-ip -n "$NS_K" route add default via "$K_ROUTER"
-ip -n "$NS_P" addr add "$P_PEER/24" dev veth0
-ip -n "$NS_P" link set veth0 up
-ip -n "$NS_P" route add default via "$P_ROUTER"
-
-set_loss() {
-	ip netns exec "$NS_R" nft delete table inet kwloss 2>/dev/null || true
-	[ "$1" -eq 0 ] && return 0
-	ip netns exec "$NS_R" nft -f - <<EOF
-table inet kwloss {
-	chain forward {
-		type filter hook forward priority 0; policy accept;
-		meta l4proto tcp numgen random mod 100 < $1 drop
-	}
-}
-EOF
-}
-
-# What runs a program in direct mode (word-split on purpose: the values
-# have no spaces). The commands are spelled out where they are used: a
-# function run in the background would leave $! naming a subshell, and
-# killing that would leave the program holding the TAP device.
-DIRECT_ENV="LD_PRELOAD=$lib KEEPWIRE_MODE=direct KEEPWIRE_TAP=$TAPDEV KEEPWIRE_ADDRESS=$TAP_STACK/24 KEEPWIRE_GATEWAY=$TAP_ROUTER KEEPWIRE_STRICT=1"
+router_setup
+router_direct_env "$lib"
 
 port=6000
 # one_run WHO DIR: prints the seconds (or ">LIMIT").
@@ -174,6 +101,9 @@ one_run() {
 	done
 	kill "$spid" 2>/dev/null || true
 	wait "$spid" 2>/dev/null || true
+	if [ "$1" = direct ]; then
+		stop_engine
+	fi
 	secs=$(sed -n 's/^sink bytes=\([0-9]*\) secs=\([0-9.]*\).*/\1 \2/p' "$out" | head -n 1)
 	bytes=${secs% *}
 	if [ -z "$secs" ] || [ "$bytes" -ne $((mib * 1048576)) ]; then
@@ -191,12 +121,13 @@ median() {
 
 {
 	echo "keepwire loss benchmark: $mib MiB per transfer, $(date -u '+%Y-%m-%d %H:%M UTC')"
-	echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), kernel $(uname -r)"
+	router_machine_line
 	echo "drop rule: nftables FORWARD chain of the router, meta l4proto tcp numgen random mod 100 < P"
 	echo "rounds: $rounds (median; '>' = not finished within ${limit} s)"
 	echo
 	printf '%-6s %-5s %12s %12s %8s\n' loss dir direct_s kernel_s ratio
 } | tee "$result"
+: >"$resultdir/loss.dat"
 for p in $rates; do
 	set_loss "$p"
 	for dir in up down; do
@@ -219,8 +150,18 @@ for p in $rates; do
 		ratio=$(awk -v a="${dm#>}" -v b="${km#>}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
 		label=up; [ "$dir" = down ] && label=down
 		printf '%-6s %-5s %12s %12s %8s\n' "$p%" "$label" "$dm" "$km" "$ratio" | tee -a "$result"
+		echo "$p $label ${dm#>} ${km#>}" >>"$resultdir/loss.dat"
 	done
 done
 echo
 echo "up = the client (direct mode or kernel) sends to the peer; down = the peer sends to it."
 echo "written to $result"
+if [ "${KW_LOSS_PLOT:-yes}" = yes ]; then
+	if command -v gnuplot >/dev/null 2>&1; then
+		mkdir -p "$srcdir/docs/img"
+		gnuplot -e "datafile='$resultdir/loss.dat'; outfile='$srcdir/docs/img/loss.svg'" "$srcdir/bench/loss.gp" &&
+			echo "plot: $srcdir/docs/img/loss.svg"
+	else
+		echo "gnuplot is missing: no plot drawn"
+	fi
+fi
