@@ -376,5 +376,18 @@ bool tcp_sack_rescue(struct kw_tcp *c, uint64_t now_ns);
 void tcp_sack_mark_all_lost(struct kw_tcp *c);
 /* The RTO expired on a SACK connection (from rto_expired). */
 void tcp_sack_rto(struct kw_tcp *c, uint64_t now_ns);
+/* Send [start, end) again (end may be the FIN's successor). */
+void tcp_sack_resend(struct kw_tcp *c, seq_t start, seq_t end, uint64_t now_ns);
+
+/* ---- tcp_rack.c ------------------------------------------------------------ */
+void tcp_rack_detect(struct kw_tcp *c, uint64_t now_ns);
+void tcp_rack_on_ack(struct kw_tcp *c, seq_t ack, const struct tcp_opts *o, bool dsack,
+		     uint64_t now_ns);
+void tcp_rack_recovery_done(struct kw_tcp *c);
+void tcp_rack_rto(struct kw_tcp *c, uint64_t now_ns);
+/* At the end of tcp_output: the RACK or TLP timer in front of the RTO. */
+void tcp_rack_schedule(struct kw_tcp *c, uint64_t now_ns);
+/* rtx_at expired: true when it was the RACK or TLP timer (handled). */
+bool tcp_rack_timer(struct kw_tcp *c, uint64_t now_ns);
 
 #endif

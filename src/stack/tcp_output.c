@@ -354,6 +354,8 @@ void tcp_output(struct kw_tcp *c, uint64_t now_ns)
 		if (sent)
 			tcp_ka_update(c);
 		tcp_persist_check(c, now_ns);
+		if (c->sack_ok)
+			tcp_rack_schedule(c, now_ns);   /* RACK-TLP timers (tcp_rack.c) */
 	}
 	if (c->ack_now)
 		tcp_send_ack(c, now_ns);

@@ -222,14 +222,17 @@ static void sb_recount(struct kw_tcp *c)
 	}
 }
 
-/* Merge neighbours in the same state (the later time stays: RACK then
- * waits longer before it calls the older bytes lost, never shorter). */
+/* Merge neighbours in the same state, oldest first, until a quarter of
+ * the entries is free (the later time stays: RACK then waits longer
+ * before it calls the older bytes lost, never shorter). */
 static bool sb_compact(struct tcp_scoreboard *sb)
 {
-	unsigned j = 0;
+	unsigned j = 0, excess = sb->n > TCP_SB_MAX * 3 / 4 ? sb->n - TCP_SB_MAX * 3 / 4 : 0;
 
 	for (unsigned i = 0; i < sb->n; i++) {
-		if (j > 0 && sb->e[j - 1].flags == sb->e[i].flags && sb->e[j - 1].end == sb->e[i].start) {
+		if (excess > 0 && j > 0 && sb->e[j - 1].flags == sb->e[i].flags &&
+		    sb->e[j - 1].end == sb->e[i].start) {
+			excess--;
 			sb->e[j - 1].end = sb->e[i].end;
 			if (sb->e[i].xmit_ns > sb->e[j - 1].xmit_ns)
 				sb->e[j - 1].xmit_ns = sb->e[i].xmit_ns;
@@ -323,6 +326,12 @@ void tcp_sb_sent(struct kw_tcp *c, seq_t seq, uint32_t len, uint64_t now_ns)
 
 	if (!c->sack_ok || len == 0)
 		return;
+	/* Send times strictly increase (by a nanosecond when the clock has
+	 * not moved): RACK orders transmissions by time, and a
+	 * retransmission sent right after new data must count as later. */
+	if (now_ns <= sb->last_xmit_ns)
+		now_ns = sb->last_xmit_ns + 1;
+	sb->last_xmit_ns = now_ns;
 	if (seq_geq(seq, c->snd_max)) {
 		sb_append(c, seq, end, now_ns);
 		return;
@@ -333,7 +342,9 @@ void tcp_sb_sent(struct kw_tcp *c, seq_t seq, uint32_t len, uint64_t now_ns)
 		for (unsigned i = 0; i < sb->n; i++) {
 			struct tcp_sb_ent *e = &sb->e[i];
 
-			if (seq_lt(e->start, seq) || seq_geq(e->start, rend))
+			/* Overlap, not inclusion: a merge may have joined a
+			 * neighbour to the range meanwhile. */
+			if (seq_leq(e->end, seq) || seq_geq(e->start, rend))
 				continue;
 			e->xmit_ns = now_ns;
 			e->flags |= TCP_SB_RETRANS | TCP_SB_EVER_RETRANS;
@@ -355,6 +366,17 @@ static void rack_delivered(struct kw_tcp *c, const struct tcp_sb_ent *e, uint64_
 
 	if ((e->flags & TCP_SB_EVER_RETRANS) && sb->min_rtt_ns && rtt < sb->min_rtt_ns)
 		return;
+	/* ... or, acknowledged cumulatively, whose ACK echoes a TSval older
+	 * than its last transmission (the echo names the original). Not for
+	 * SACKed data: an ACK for data above a hole echoes the TSval of the
+	 * last in-order segment (RFC 7323 §4.3). */
+	if ((e->flags & TCP_SB_EVER_RETRANS) && sb->ack_tsecr &&
+	    seq_lt(sb->ack_tsecr, tcp_ts_now(c, e->xmit_ns)))
+		return;
+	/* Delivered below what was SACKed before, never sent twice: it
+	 * arrived after later data, reordering (RACK.reord). */
+	if (!(e->flags & TCP_SB_EVER_RETRANS) && sb->sacked_bytes > 0 && seq_lt(e->end, sb->high_sacked))
+		sb->reord = true;
 	if (!(e->flags & TCP_SB_EVER_RETRANS) && (sb->min_rtt_ns == 0 || rtt < sb->min_rtt_ns))
 		sb->min_rtt_ns = rtt ? rtt : 1;
 	if (!sb->rack_valid || e->xmit_ns > sb->rack_xmit_ns ||
@@ -396,9 +418,11 @@ uint32_t tcp_sb_on_ack(struct kw_tcp *c, seq_t ack, const struct tcp_opts *o, ui
 	seq_t una = seq_max(ack, c->snd_una);
 	uint32_t newly = 0;
 	unsigned first = 0, j;
+	bool dsack = false;
 
 	if (!c->sack_ok)
 		return 0;
+	sb->ack_tsecr = c->ts_ok && o->ts_ok ? o->tsecr : 0;
 	/* D-SACK (RFC 2883 §4): a first block below the cumulative ACK, or
 	 * inside the second block. It tells of a needless retransmission or
 	 * of reordering (RACK widens its window, tcp_rack.c). */
@@ -407,22 +431,20 @@ uint32_t tcp_sb_on_ack(struct kw_tcp *c, seq_t ack, const struct tcp_opts *o, ui
 	     (o->nsack > 1 && seq_geq(o->sack[0][0], o->sack[1][0]) &&
 	      seq_leq(o->sack[0][1], o->sack[1][1])))) {
 		first = 1;
-		sb->dsack_seen = true;
+		dsack = true;
 		sb->dsacks_in++;
 	}
 	/* Cumulatively acknowledged entries: delivered, then gone. */
 	for (j = 0; j < sb->n && seq_leq(sb->e[j].end, una); j++)
 		if (!(sb->e[j].flags & TCP_SB_SACKED))
 			rack_delivered(c, &sb->e[j], now_ns);
+	sb->ack_tsecr = 0;
 	if (j > 0) {
 		memmove(sb->e, sb->e + j, sizeof(sb->e[0]) * (sb->n - j));
 		sb->n = (uint16_t)(sb->n - j);
 	}
-	if (sb->n > 0 && seq_lt(sb->e[0].start, una)) {
-		if (!(sb->e[0].flags & TCP_SB_SACKED))
-			rack_delivered(c, &sb->e[0], now_ns);
-		sb->e[0].start = una;   /* a TSO frame acknowledged in part */
-	}
+	if (sb->n > 0 && seq_lt(sb->e[0].start, una))
+		sb->e[0].start = una;   /* acknowledged in part: not delivered yet */
 	/* The blocks: only what lies in SND.UNA..SND.MAX counts; anything
 	 * else (junk, forged, or older than the ACK) is ignored. */
 	for (unsigned b = first; b < o->nsack; b++) {
@@ -437,6 +459,7 @@ uint32_t tcp_sb_on_ack(struct kw_tcp *c, seq_t ack, const struct tcp_opts *o, ui
 			continue;
 		newly += sb_mark(c, s, e, now_ns);
 	}
+	tcp_rack_on_ack(c, ack, o, dsack, now_ns);
 	sb_recount(c);
 	return newly;
 }
@@ -486,14 +509,17 @@ void tcp_sack_after_ack(struct kw_tcp *c, uint64_t now_ns)
 	struct tcp_scoreboard *sb = &c->sb;
 	bool lost = false;
 
-	(void)now_ns;
 	if (!c->sack_ok || sb->n == 0)
 		return;
-	mark_lost_dupthresh(c);
+	/* DupThresh counting only until reordering is seen (RACK's reo_wnd
+	 * is 0 then, RFC 8985 §6.2 step 4); RACK always. */
+	if (!sb->reord)
+		mark_lost_dupthresh(c);
+	tcp_rack_detect(c, now_ns);
 	/* The third duplicate ACK starts recovery even when too few bytes
 	 * are SACKed for IsLost (small segments): the head is lost then
 	 * (RFC 6675 §5 (4.3) retransmits it first). */
-	if (c->dupacks >= 3 && !c->in_recovery && !sb->loss_mode &&
+	if (c->dupacks >= 3 && !c->in_recovery && !sb->loss_mode && !sb->reord &&
 	    !(sb->e[0].flags & (TCP_SB_SACKED | TCP_SB_RETRANS)))
 		sb->e[0].flags |= TCP_SB_LOST;
 	sb_recount(c);
@@ -514,6 +540,7 @@ bool tcp_sack_cum_ack(struct kw_tcp *c, seq_t ack)
 		c->dupacks = 0;
 		if (c->cwnd > c->ssthresh)
 			c->cwnd = c->ssthresh;
+		tcp_rack_recovery_done(c);
 	}
 	return true;                    /* no growth during recovery */
 }
@@ -529,7 +556,7 @@ uint32_t tcp_sack_avail(const struct kw_tcp *c, seq_t nxt)
 }
 
 /* Send [start, end) again (end may be the FIN's successor). */
-static void resend(struct kw_tcp *c, seq_t start, seq_t end, uint64_t now_ns)
+void tcp_sack_resend(struct kw_tcp *c, seq_t start, seq_t end, uint64_t now_ns)
 {
 	uint32_t len = (uint32_t)seq_diff(end, start);
 	bool fin = c->fin_sent && end == seq_succ(c->fin_seq);
@@ -549,7 +576,7 @@ bool tcp_sack_retransmit(struct kw_tcp *c, uint64_t now_ns)
 	uint32_t gso = c->layer->env.gso_max, max = gso >= 2u * c->mss ? tcp_tso_goal(c) : c->mss;
 	bool sent = false;
 
-	for (;;) {
+	for (unsigned guard = 0; guard < 2u * TCP_SB_MAX; guard++) {
 		unsigned i;
 		uint32_t room, len;
 		seq_t start, end;
@@ -570,7 +597,7 @@ bool tcp_sack_retransmit(struct kw_tcp *c, uint64_t now_ns)
 			len = max;
 		if (len > room)
 			len = room / c->mss * c->mss;
-		resend(c, start, seq_add(start, len), now_ns);
+		tcp_sack_resend(c, start, seq_add(start, len), now_ns);
 		sent = true;
 	}
 	return sent;
@@ -602,7 +629,7 @@ bool tcp_sack_rescue(struct kw_tcp *c, uint64_t now_ns)
 			return false;
 		start = ent_len(e) > c->mss ? seq_add(e->end, -(uint32_t)c->mss) : e->start;
 		sb->rescue_done = true;
-		resend(c, start, e->end, now_ns);
+		tcp_sack_resend(c, start, e->end, now_ns);
 		return true;
 	}
 	return false;
@@ -631,6 +658,7 @@ void tcp_sack_mark_all_lost(struct kw_tcp *c)
 void tcp_sack_rto(struct kw_tcp *c, uint64_t now_ns)
 {
 	c->sb.rto_episodes++;
+	tcp_rack_rto(c, now_ns);
 	tcp_sack_mark_all_lost(c);
 	c->rtx_at = KW_TIME_NEVER;
 	tcp_output(c, now_ns);

@@ -35,6 +35,9 @@ struct tcp_sack_rcv {
 #define TCP_SB_LOST    0x2u         /* taken as lost (RACK, IsLost, RTO) */
 #define TCP_SB_RETRANS 0x4u         /* sent again, that copy in flight */
 #define TCP_SB_EVER_RETRANS 0x8u    /* sent more than once (RTT samples) */
+#define TCP_RACK_T_NONE 0
+#define TCP_RACK_T_REO  1           /* RACK reordering window ends */
+#define TCP_RACK_T_TLP  2           /* probe timeout (PTO) */
 struct tcp_sb_ent {
 	seq_t start, end;
 	uint64_t xmit_ns;
@@ -45,6 +48,8 @@ struct tcp_scoreboard {
 	struct tcp_sb_ent e[TCP_SB_MAX];
 	uint16_t n;
 	uint32_t pipe;              /* RFC 6675 pipe, in bytes */
+	uint64_t last_xmit_ns;      /* send times strictly increase */
+	uint32_t ack_tsecr;         /* TSecr of the ACK being processed (0: none) */
 	uint32_t sacked_bytes;      /* total SACKED */
 	seq_t high_sacked;          /* highest SACKed end (valid if sacked_bytes) */
 	bool loss_mode;             /* after an RTO: resending, until `recover` */
@@ -53,15 +58,25 @@ struct tcp_scoreboard {
 	uint64_t rack_xmit_ns, rack_rtt_ns, min_rtt_ns;
 	seq_t rack_end;
 	bool rack_valid;
-	uint32_t reo_wnd_mult;      /* RFC 8985 §6.2 step 4, in min_rtt/4 units */
-	bool dsack_seen;            /* since the last reo_wnd adjustment */
-	uint64_t tlp_at;            /* PTO deadline (KW_TIME_NEVER: off) */
-	bool tlp_out;               /* a probe is outstanding (TLP.end_seq) */
+	bool reord;                 /* RACK.reord: reordering seen */
+	uint8_t reo_wnd_mult;       /* RFC 8985 §6.2 step 4 (0 counts as 1) */
+	uint8_t reo_wnd_persist;
+	bool dsack_round_on;        /* reo_wnd_mult grows once per round trip */
+	seq_t dsack_round;
+	uint64_t reo_at;            /* RACK reordering timer (0: off) */
+	/* The RACK and TLP timers use rtx_at, as Linux's loss-probe and
+	 * reordering timers share its retransmission timer: timer_at is
+	 * what we put there, rto_at the RTO deadline it stands in front of. */
+	uint8_t timer;              /* TCP_RACK_T_* */
+	uint64_t timer_at, rto_at;
+	bool tlp_out;               /* a probe is outstanding (RFC 8985 §7.4) */
+	bool tlp_rtx;               /* ... and it was a retransmission */
 	seq_t tlp_end;
-	uint64_t rack_timer_at;     /* RACK reordering timer (KW_TIME_NEVER: off) */
-	/* Undo of a spurious RTO (Eifel, RFC 3522 style, with timestamps) */
+	/* Undo of a spurious RTO (Eifel detection with timestamps, as
+	 * Linux's tcp_try_undo_loss): cwnd and ssthresh from before it. */
 	bool undo_ok;
 	uint32_t undo_cwnd, undo_ssthresh, undo_tsval;
+	/* counters (tests, debugging) */
 	uint32_t rto_episodes, rack_losses, tlp_probes, dsacks_in, undos;
 };
 

@@ -347,7 +347,7 @@ void tcp_timer_fire(struct kw_timer *t, void *arg, uint64_t now_ns)
 			} else {
 				tcp_output(c, now_ns);
 			}
-		} else {
+		} else if (!tcp_rack_timer(c, now_ns)) {   /* RACK-TLP first */
 			rto_expired(c, now_ns);
 			if (c->state == KW_TCP_CLOSED)
 				return;
