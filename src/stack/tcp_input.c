@@ -5,8 +5,10 @@
  * RCV.NXT (in-window: challenge ACK; else ignored), a SYN on a
  * synchronized connection draws a challenge ACK, an ACK for data never
  * sent or too old is answered and dropped. Congestion control: slow start
- * and congestion avoidance (RFC 5681), fast retransmit / NewReno fast
- * recovery (RFC 6582), cwnd bounded by tcp_cwnd_max(). RFC 7323
+ * and congestion avoidance (RFC 5681) counting bytes acknowledged
+ * (tcp_cc_grow: why NewReno and not CUBIC), fast retransmit / NewReno
+ * fast recovery (RFC 6582) without SACK, RFC 6675 recovery with RACK-TLP
+ * with SACK (tcp_sack.c, tcp_rack.c), cwnd bounded by tcp_cwnd_max(). RFC 7323
  * timestamps: negotiation on the SYNs, PAWS, TS.Recent, RTT samples from
  * TSecr. */
 #include "stack/checksum.h"
@@ -561,18 +563,40 @@ static void process_ack(struct kw_tcp *c, const struct seg *s, uint64_t now_ns)
 		}
 	} else {
 		c->dupacks = 0;
-		if (c->cwnd < c->ssthresh)
-			c->cwnd += acked < mss ? acked : mss;
-		else
-			c->cwnd += (uint32_t)((uint64_t)mss * mss / c->cwnd) ? (uint32_t)((uint64_t)mss * mss / c->cwnd) : 1;
-		if (c->cwnd > tcp_cwnd_max(c))
-			c->cwnd = tcp_cwnd_max(c);
+		tcp_cc_grow(c, acked);
 	}
 	if (c->snd_una == c->snd_max)
 		tcp_rtx_stop(c);
 	else
 		tcp_rtx_arm(c, now_ns);
 	tcp_notify(c);
+}
+
+/* Window growth: Reno's AIMD in bytes. Our choice is NewReno (with SACK
+ * recovery when agreed), not CUBIC (RFC 9438): the stack's paths are
+ * mostly short (a LAN, a host's own namespaces), where CUBIC runs in its
+ * Reno-friendly region anyway; AIMD keeps recovery simple to reason
+ * about and to test in fake time; and loss recovery, not growth, was
+ * what failed under loss. Slow start adds every byte acknowledged, as
+ * Linux's tcp_slow_start counts every segment an ACK covers: a receiver
+ * that coalesces (GRO) and ACKs 64 KiB at a time must not slow us down
+ * (RFC 3465's L = 2 SMSS would). Congestion avoidance adds
+ * SMSS * acked / cwnd per ACK: one SMSS per window's worth of bytes
+ * acknowledged, however many ACKs carry it (Linux's tcp_cong_avoid_ai).
+ * Recovery: cwnd = ssthresh = FlightSize / 2 (RFC 6675 §5, RFC 5681
+ * (4)), RTO: cwnd = 1 SMSS. */
+void tcp_cc_grow(struct kw_tcp *c, uint32_t acked)
+{
+	uint32_t mss = c->mss, inc;
+
+	if (c->cwnd < c->ssthresh) {
+		inc = acked;
+	} else {
+		inc = (uint32_t)((uint64_t)mss * acked / c->cwnd);
+		if (inc == 0)
+			inc = 1;
+	}
+	c->cwnd = c->cwnd > tcp_cwnd_max(c) - inc ? tcp_cwnd_max(c) : c->cwnd + inc;
 }
 
 static void dupack(struct kw_tcp *c, uint64_t now_ns)

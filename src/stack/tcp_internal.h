@@ -345,6 +345,8 @@ struct tcp_opts {
 	seq_t sack[4][2];
 };
 int tcp_parse_options(const uint8_t *p, size_t len, struct tcp_opts *o);
+/* Grow cwnd for `acked` new bytes acknowledged (slow start or AIMD). */
+void tcp_cc_grow(struct kw_tcp *c, uint32_t acked);
 
 /* ---- tcp_sack.c ------------------------------------------------------------ */
 /* Receiver (RFC 2018, RFC 2883). A data segment [seq, seq+len) about to

@@ -411,6 +411,29 @@ static void test_autosize(void)
 	peer_fini(&P);
 }
 
+/* Growth counts bytes acknowledged, however many ACKs carry them. */
+static void test_cc_growth(void)
+{
+	struct peer P;
+	static uint8_t data[200 * 1460];
+	struct kw_tcp *c;
+	uint32_t before;
+
+	peer_setup(&P, 60000, 96);
+	c = P.c;
+	kw_tcp_send(c, data, sizeof(data), P.now);
+	before = c->cwnd;
+	peer_ack(&P, 10 * 1460, NULL, 0);
+	tap_is_u64(c->cwnd - before, 10 * 1460,
+		   "slow start: one ACK for 10 segments (a GRO receiver) opens cwnd by 10 segments");
+	c->ssthresh = c->cwnd;              /* congestion avoidance from here */
+	before = c->cwnd;
+	peer_ack(&P, 10 * 1460 + before, NULL, 0);
+	tap_ok(c->cwnd - before >= 1459 && c->cwnd - before <= 1460,
+	       "congestion avoidance: one ACK for a whole window opens cwnd by one segment");
+	peer_fini(&P);
+}
+
 int main(void)
 {
 	static const uint32_t one[] = { 20 };
@@ -422,5 +445,6 @@ int main(void)
 	test_offload_holes();
 	test_bound();
 	test_autosize();
+	test_cc_growth();
 	return tap_done();
 }
