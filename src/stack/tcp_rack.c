@@ -11,14 +11,19 @@
  * Linux's tcp_rack_reo_wnd). A range still inside its window arms the
  * reordering timer.
  *
- * TLP: with data outstanding and no recovery in progress, a probe
- * timeout PTO = 2 * SRTT (when one segment is out, at least 1.5 SRTT +
- * 200 ms for a delayed ACK, as Linux), never later than the RTO. When
- * it fires, one new segment goes if the windows allow, else the last
- * one again; its ACK (carrying SACKs) lets RACK find the rest. A probe
- * that repaired a loss (acknowledged, no D-SACK for it) halves cwnd as
- * any loss does (§7.4.2). The RTO stays the last resort, with Linux's
- * 200 ms floor.
+ * TLP: with data outstanding, a probe timeout PTO = 2 * SRTT, plus the
+ * peer's delayed ACK when one segment is out (RFC 8985 §7.2 WCDelAckT;
+ * we take 40 ms, Linux's TCP_DELACK_MIN and our own delayed ACK, where
+ * Linux takes 200 ms: the RFC allows less), at least 2 ms, never later
+ * than the RTO. When it fires, one new segment goes if the peer's
+ * window allows, else the last one again; its ACK (carrying SACKs) lets
+ * RACK find the rest. A probe that repaired a loss (acknowledged, no
+ * D-SACK for it) halves cwnd as any loss does (§7.4.2). Unlike RFC 8985
+ * and Linux (TLP in the Open state only) we also probe during recovery
+ * and after an RTO, once per flight: where a device drops a whole TSO
+ * frame at once, a lost retransmission with nothing sent after it would
+ * otherwise wait for the RTO, as no later delivery lets RACK see it.
+ * The RTO stays the last resort, with Linux's 200 ms floor.
  *
  * Both timers live in rtx_at in front of the RTO deadline (Linux shares
  * icsk_retransmit_timer the same way): tcp_rack_schedule, at the end of
@@ -35,7 +40,6 @@
  * Linux's). Without timestamps a spurious RTO is not undone. */
 #include "stack/tcp_internal.h"
 
-#define TCP_DELACK_MAX (200 * KW_NS_PER_MS)     /* Linux's, for a lone segment's PTO */
 #define TCP_PTO_MIN    (2 * KW_NS_PER_MS)       /* Linux: TCP_TIMEOUT_MIN, 2 jiffies */
 
 static uint64_t reo_wnd(const struct kw_tcp *c)
@@ -112,9 +116,9 @@ void tcp_rack_on_ack(struct kw_tcp *c, seq_t ack, const struct tcp_opts *o, bool
 		sb->reord = true;
 	}
 	/* The end of a TLP episode (§7.4). */
-	if (sb->tlp_out && seq_gt(ack, sb->tlp_end)) {
+	if (sb->tlp_out && seq_geq(ack, sb->tlp_end)) {
 		sb->tlp_out = false;
-		if (sb->tlp_rtx && !dsack && !c->in_recovery) {
+		if (sb->tlp_rtx && !dsack && !c->in_recovery && !sb->loss_mode) {
 			/* The probe repaired a loss: the congestion response. */
 			uint32_t half = c->cwnd / 2;
 			c->ssthresh = half > 2u * c->mss ? half : 2u * c->mss;
@@ -163,7 +167,7 @@ static bool tlp_allowed(const struct kw_tcp *c)
 {
 	const struct tcp_scoreboard *sb = &c->sb;
 
-	return !sb->tlp_out && !c->in_recovery && !sb->loss_mode && c->have_rtt &&
+	return !sb->tlp_out && c->have_rtt &&
 	       c->snd_una != c->snd_max && !c->persist &&
 	       (c->state == KW_TCP_ESTABLISHED || c->state == KW_TCP_CLOSE_WAIT ||
 		c->state == KW_TCP_FIN_WAIT_1 || c->state == KW_TCP_CLOSING ||
@@ -199,8 +203,8 @@ void tcp_rack_schedule(struct kw_tcp *c, uint64_t now_ns)
 		uint64_t pto = 2 * c->srtt;
 		uint32_t flight = (uint32_t)seq_diff(c->snd_max, c->snd_una);
 
-		if (flight <= c->mss && pto < c->srtt * 3 / 2 + TCP_DELACK_MAX)
-			pto = c->srtt * 3 / 2 + TCP_DELACK_MAX;
+		if (flight <= c->mss)
+			pto += TCP_DELACK;
 		if (pto < TCP_PTO_MIN)
 			pto = TCP_PTO_MIN;
 		d = now_ns + pto;
