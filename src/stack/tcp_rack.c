@@ -23,7 +23,11 @@
  * and after an RTO, once per flight: where a device drops a whole TSO
  * frame at once, a lost retransmission with nothing sent after it would
  * otherwise wait for the RTO, as no later delivery lets RACK see it.
- * The RTO stays the last resort, with Linux's 200 ms floor.
+ * When a probe (or its ACK) is lost too, a second one follows after
+ * twice the PTO (our choice: RFC 8985 sends one; at 10 % loss of
+ * packets and ACKs a lone probe failed often enough that half the
+ * probes ended in an RTO). The RTO, restarted by each probe, stays the
+ * last resort, with Linux's 200 ms floor.
  *
  * Both timers live in rtx_at in front of the RTO deadline (Linux shares
  * icsk_retransmit_timer the same way): tcp_rack_schedule, at the end of
@@ -41,6 +45,7 @@
 #include "stack/tcp_internal.h"
 
 #define TCP_PTO_MIN    (2 * KW_NS_PER_MS)       /* Linux: TCP_TIMEOUT_MIN, 2 jiffies */
+#define TCP_TLP_MAX    2                        /* probes without an answer */
 
 static uint64_t reo_wnd(const struct kw_tcp *c)
 {
@@ -155,6 +160,7 @@ void tcp_rack_rto(struct kw_tcp *c, uint64_t now_ns)
 	struct tcp_scoreboard *sb = &c->sb;
 
 	sb->tlp_out = false;
+	sb->tlp_unanswered = 0;
 	sb->reo_at = 0;
 	sb->timer = TCP_RACK_T_NONE;
 	/* Eifel works from the first timeout only (later ones resend what
@@ -167,7 +173,7 @@ static bool tlp_allowed(const struct kw_tcp *c)
 {
 	const struct tcp_scoreboard *sb = &c->sb;
 
-	return !sb->tlp_out && c->have_rtt &&
+	return (!sb->tlp_out || sb->tlp_unanswered < TCP_TLP_MAX) && c->have_rtt &&
 	       c->snd_una != c->snd_max && !c->persist &&
 	       (c->state == KW_TCP_ESTABLISHED || c->state == KW_TCP_CLOSE_WAIT ||
 		c->state == KW_TCP_FIN_WAIT_1 || c->state == KW_TCP_CLOSING ||
@@ -207,6 +213,7 @@ void tcp_rack_schedule(struct kw_tcp *c, uint64_t now_ns)
 			pto += TCP_DELACK;
 		if (pto < TCP_PTO_MIN)
 			pto = TCP_PTO_MIN;
+		pto <<= sb->tlp_unanswered;     /* a second probe waits twice as long */
 		d = now_ns + pto;
 		kind = TCP_RACK_T_TLP;
 	}
@@ -230,6 +237,7 @@ static void send_probe(struct kw_tcp *c, uint64_t now_ns)
 	seq_t before = c->snd_max;
 
 	sb->tlp_out = true;
+	sb->tlp_unanswered++;
 	sb->tlp_probes++;
 	if (tcp_unsent(c) > 0 && seq_lt(c->snd_max, seq_add(c->snd_una, c->snd_wnd))) {
 		uint32_t cwnd = c->cwnd;

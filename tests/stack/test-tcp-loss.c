@@ -15,14 +15,10 @@
  *   1 % loss        10.2 s ->  6.4 s             3 ->  0         79 ->  81
  *   2 % loss        17.0 s ->  9.0 s            17 ->  0        154 -> 133
  *   5 % loss        59.6 s -> 14.4 s           166 ->  0        393 -> 363
- *   10 % loss      194.2 s -> 27.0 s           613 -> 15        954 -> 851
+ *   10 % loss      194.2 s -> 24.8 s           613 ->  3        954 -> 839
  *   burst of 30      1.1 s ->  0.7 s             0 ->  0         30 ->  31
  *   reordering      12.0 s ->  1.9 s             0 ->  0        244 ->   1
- *   half ACKs lost   0.6 s ->  0.9 s             0 ->  1          0 ->   4
- *
- * (Half the ACKs lost: the faster growth ends the transfer with fewer,
- * larger flights; when the last ACKs and the probe's ACK are all lost,
- * the RTO remains.)
+ *   half ACKs lost   0.6 s ->  0.8 s             0 ->  0          0 ->   4
  * (What remains of the time at 1-5 % is congestion control: Reno's
  * throughput at RTT 10 ms is about 1.22 MSS / (RTT sqrt(p)), 1.25 MB/s
  * at 2 %. At 10 % cwnd is often 2-3 segments, too few for SACKs, and
@@ -250,7 +246,7 @@ int main(void)
 	random_loss(1, 5001, 8.0, 1);
 	random_loss(2, 5002, 11.0, 1);
 	random_loss(5, 5005, 20.0, 3);
-	random_loss(10, 5010, 40.0, 40);
+	random_loss(10, 5010, 35.0, 8);
 
 	memset(&w, 0, sizeof(w));
 	w.burst_from = 2000 * 1448;
@@ -270,6 +266,6 @@ int main(void)
 	w.ack_loss = 0.5;
 	r = run("half the ACKs lost", 5040, 0, 0, 0);
 	tap_ok(r.ok, "half the ACKs lost: delivered byte-exact");
-	tap_ok(r.stalls <= 1 && r.rtx <= 10, "... at most one RTO (at the very end), hardly any retransmission");
+	tap_ok(r.stalls == 0 && r.rtx <= 10, "... no RTO, hardly any retransmission");
 	return tap_done();
 }

@@ -167,6 +167,29 @@ static void test_lost_last(void)
 	finish(&p, &k);
 }
 
+/* The last segment and the probe that resends it are lost: a second
+ * probe, still no RTO. */
+static void test_lost_probe(void)
+{
+	struct tcp_pair p;
+	struct xfer k;
+	uint32_t off;
+	bool ok;
+
+	tap_ok(setup(&p, &k, 4005, 50 * 1448), "connected");
+	off = 49 * k.c->mss;
+	w.drop_off[0] = off;
+	w.drop_times[0] = 2;
+	w.ndrop = 1;
+	ok = pair_run_while_not(&p, drained, &k, p.now + SEC(60));
+	tap_ok(ok && !k.bad, "lost last segment and lost probe: everything delivered, byte-exact");
+	tap_diag("sent at +0, +%.1f ms, +%.1f ms; TLPs %u, RTOs %u",
+		 (double)(nth_at(off, 1) - nth_at(off, 0)) / 1e6, (double)(nth_at(off, 2) - nth_at(off, 0)) / 1e6,
+		 k.c->sb.tlp_probes, k.c->sb.rto_episodes);
+	tap_ok(k.c->sb.tlp_probes == 2 && k.c->sb.rto_episodes == 0, "a second probe, no RTO");
+	finish(&p, &k);
+}
+
 /* The last five segments are lost. */
 static void test_lost_tail(void)
 {
@@ -304,6 +327,7 @@ int main(void)
 {
 	test_lost_retransmission();
 	test_lost_last();
+	test_lost_probe();
 	test_lost_tail();
 	test_spurious_rto();
 	return tap_done();
