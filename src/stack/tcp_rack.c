@@ -20,7 +20,7 @@
  * RACK find the rest. A probe that repaired a loss (acknowledged, no
  * D-SACK for it) halves cwnd as any loss does (§7.4.2). Unlike RFC 8985
  * and Linux (TLP in the Open state only) we also probe during recovery
- * and after an RTO, once per flight: where a device drops a whole TSO
+ * and after a first RTO, once per flight: where a device drops a whole TSO
  * frame at once, a lost retransmission with nothing sent after it would
  * otherwise wait for the RTO, as no later delivery lets RACK see it.
  * When a probe (or its ACK) is lost too, a second one follows after
@@ -173,7 +173,9 @@ static bool tlp_allowed(const struct kw_tcp *c)
 {
 	const struct tcp_scoreboard *sb = &c->sb;
 
-	return (!sb->tlp_out || sb->tlp_unanswered < TCP_TLP_MAX) && c->have_rtt &&
+	/* Not after a second RTO in a row: the peer or the path is probably
+	 * gone, and probes would only delay the backed-off RTO. */
+	return (!sb->tlp_out || sb->tlp_unanswered < TCP_TLP_MAX) && c->have_rtt && c->retries <= 1 &&
 	       c->snd_una != c->snd_max && !c->persist &&
 	       (c->state == KW_TCP_ESTABLISHED || c->state == KW_TCP_CLOSE_WAIT ||
 		c->state == KW_TCP_FIN_WAIT_1 || c->state == KW_TCP_CLOSING ||

@@ -533,8 +533,10 @@ void tcp_sack_after_ack(struct kw_tcp *c, uint64_t now_ns)
 
 bool tcp_sack_cum_ack(struct kw_tcp *c, seq_t ack)
 {
-	if (c->sb.loss_mode && seq_geq(ack, c->recover))
+	if (c->sb.loss_mode && seq_geq(ack, c->recover)) {
 		c->sb.loss_mode = false;
+		c->sb.undo_ok = false;      /* Eifel decides within the episode */
+	}
 	if (!c->in_recovery)
 		return false;
 	if (seq_geq(ack, c->recover)) {
