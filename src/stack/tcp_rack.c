@@ -15,7 +15,7 @@
  * peer's delayed ACK when one segment is out (RFC 8985 §7.2 WCDelAckT;
  * we take 40 ms, Linux's TCP_DELACK_MIN and our own delayed ACK, where
  * Linux takes 200 ms: the RFC allows less), at least 2 ms, never later
- * than the RTO. When it fires, one new segment goes if the peer's
+ * than the RTO. When it fires, two new segments go if the peer's
  * window allows, else the last one again; its ACK (carrying SACKs) lets
  * RACK find the rest. A probe that repaired a loss (acknowledged, no
  * D-SACK for it) halves cwnd as any loss does (§7.4.2). Unlike RFC 8985
@@ -245,7 +245,13 @@ static void send_probe(struct kw_tcp *c, uint64_t now_ns)
 		uint32_t cwnd = c->cwnd;
 		bool nodelay = c->nodelay;
 
-		c->cwnd = sb->pipe + c->mss;
+		/* Two segments where RFC 8985 §7.3 sends one: a receiver
+		 * that delays its ACKs (Linux, us) answers a lone in-order
+		 * segment only after its delayed-ACK timer, two at once. Seen
+		 * in bench-loss: the ACK for a frame dropped, the first probe
+		 * left unanswered, the second probe's ACK dropped too, and
+		 * the RTO 200 ms later. */
+		c->cwnd = sb->pipe + 2u * c->mss;
 		c->nodelay = true;
 		tcp_output(c, now_ns);
 		c->cwnd = cwnd;

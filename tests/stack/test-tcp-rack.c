@@ -21,6 +21,13 @@ static struct {
 	struct { uint32_t off; uint64_t at; } sent[NSENT];
 	unsigned nsent;
 	uint64_t last_at, max_gap;
+	/* ACKs from the server lost in [ack_drop_from, ack_drop_to) */
+	uint64_t ack_drop_from, ack_drop_to;
+	/* the probe: segments the client sent in the instant of its first TLP */
+	const struct kw_tcp *client;
+	uint64_t probe_at;
+	unsigned probe_segs;
+	int sender;                     /* the endpoint that sends the data */
 } w;
 
 static unsigned copies(uint32_t off)
@@ -47,8 +54,14 @@ static bool filter(struct tcp_pair *p, int from, const uint8_t *seg, size_t len,
 	unsigned before;
 
 	(void)seg; (void)len;
-	if (from != 0 || si->dlen == 0)
+	if (from != w.sender)
+		return si->dlen == 0 && p->now >= w.ack_drop_from && p->now < w.ack_drop_to;
+	if (si->dlen == 0)
 		return false;
+	if (w.client && w.client->sb.tlp_probes == 1 && (w.probe_at == 0 || w.probe_at == p->now)) {
+		w.probe_at = p->now;
+		w.probe_segs++;
+	}
 	if (w.last_at && p->now - w.last_at > w.max_gap)
 		w.max_gap = p->now - w.last_at;
 	w.last_at = p->now;
@@ -190,6 +203,41 @@ static void test_lost_probe(void)
 	finish(&p, &k);
 }
 
+/* Mid-transfer, the ACKs for a whole flight are lost: the probe is two
+ * new segments, which a receiver that delays ACKs answers at once (one
+ * it would answer only after its delayed-ACK timer). */
+static void test_probe_two_segments(void)
+{
+	struct tcp_pair p;
+	struct xfer k;
+	bool ok;
+
+	/* The server sends, with 4 MiB buffers both ends: the window does
+	 * not limit the probe. */
+	memset(&w, 0, sizeof(w));
+	memset(&k, 0, sizeof(k));
+	pair_init(&p, 4006);
+	p.client_rcvbuf = 4 << 20;
+	tap_ok(pair_connect(&p, 80, &k.s, &k.c, NULL) == 0, "connected");
+	kw_tcp_set_buffers(k.c, 4 << 20, 0);
+	k.c->ssthresh = 40 * 1448;      /* cwnd-limited: data waits to go */
+	w.sender = 1;
+	w.base = k.c->iss + 1;
+	p.filter = filter;
+	k.total = 20000 * 1448;
+	w.client = k.c;
+	w.ack_drop_from = p.now + MS(100);
+	w.ack_drop_to = p.now + MS(112);
+	ok = pair_run_while_not(&p, drained, &k, p.now + SEC(60));
+	tap_ok(ok && !k.bad, "ACKs of a flight lost: everything delivered, byte-exact");
+	tap_diag("first probe: %u segments; TLPs %u, RTOs %u, longest pause %.1f ms", w.probe_segs,
+		 k.c->sb.tlp_probes, k.c->sb.rto_episodes, (double)w.max_gap / 1e6);
+	tap_ok(w.probe_segs == 2, "the probe is two new segments");
+	tap_ok(k.c->sb.rto_episodes == 0 && w.max_gap < MS(40),
+	       "... answered at once: no RTO, no pause as long as a delayed ACK (40 ms)");
+	finish(&p, &k);
+}
+
 /* The last five segments are lost. */
 static void test_lost_tail(void)
 {
@@ -328,6 +376,7 @@ int main(void)
 	test_lost_retransmission();
 	test_lost_last();
 	test_lost_probe();
+	test_probe_two_segments();
 	test_lost_tail();
 	test_spurious_rto();
 	return tap_done();
