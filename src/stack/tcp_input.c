@@ -361,6 +361,7 @@ static void syn_sent_input(struct kw_tcp *c, const struct seg *s, uint64_t now_n
 		tcp_rto_after_handshake(c);
 		c->rtt_timing = false;
 		c->retries = 0;
+		c->rtx_stamped = false;
 		c->snd_una = s->ack;
 		c->snd_nxt = seq_max(c->snd_nxt, c->snd_una);
 		c->snd_wnd = s->win;    /* never scaled in a SYN */
@@ -543,6 +544,7 @@ static void process_ack(struct kw_tcp *c, const struct seg *s, uint64_t now_ns)
 	if (seq_lt(c->snd_nxt, c->snd_una))
 		c->snd_nxt = c->snd_una;
 	c->retries = 0;
+	c->rtx_stamped = false;
 	if (c->sack_ok && tcp_sack_cum_ack(c, s->ack)) {
 		/* SACK recovery (tcp_sack.c): no growth, no deflation */
 	} else if (c->in_recovery) {

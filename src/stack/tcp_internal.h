@@ -164,6 +164,7 @@ struct kw_tcp {
 	uint64_t user_timeout;  /* 0: off */
 	uint64_t rtx_armed_at;  /* when the RTO was last started */
 	uint64_t rtx_stamp;     /* start of the current retransmission series */
+	bool rtx_stamped;       /* rtx_stamp is set (Linux retrans_stamp != 0) */
 	unsigned probes_out;    /* zero-window probes since the last ACK */
 	bool probes_stamped;    /* probes_stamp is set (Linux icsk_probes_tstamp) */
 	uint64_t probes_stamp;  /* first persist expiry of this zero window */
@@ -318,6 +319,7 @@ void tcp_timer_fire(struct kw_timer *t, void *arg, uint64_t now_ns);
 /* Re-arm the heap timer at the earliest deadline of the connection. */
 void tcp_timer_update(struct kw_tcp *c);
 void tcp_rtx_arm(struct kw_tcp *c, uint64_t now_ns);     /* (re)start the RTO */
+void tcp_rtx_stamp(struct kw_tcp *c, uint64_t sent_ns);  /* Linux retrans_stamp, once per series */
 void tcp_rtx_stop(struct kw_tcp *c);
 void tcp_rtt_sample(struct kw_tcp *c, uint64_t rtt_ns);
 void tcp_delack_arm(struct kw_tcp *c, uint64_t now_ns);

@@ -11,23 +11,23 @@
  * Linux's tcp_rack_reo_wnd). A range still inside its window arms the
  * reordering timer.
  *
- * TLP: with data outstanding, a probe timeout PTO = 2 * SRTT, plus the
- * peer's delayed ACK when one segment is out (RFC 8985 §7.2 WCDelAckT;
- * we take 40 ms, Linux's TCP_DELACK_MIN and our own delayed ACK, where
- * Linux takes 200 ms: the RFC allows less), at least 2 ms, never later
- * than the RTO. When it fires, two new segments go if the peer's
- * window allows, else the last one again; its ACK (carrying SACKs) lets
- * RACK find the rest. A probe that repaired a loss (acknowledged, no
- * D-SACK for it) halves cwnd as any loss does (§7.4.2). Unlike RFC 8985
- * and Linux (TLP in the Open state only) we also probe during recovery
- * and after a first RTO, once per flight: where a device drops a whole TSO
- * frame at once, a lost retransmission with nothing sent after it would
- * otherwise wait for the RTO, as no later delivery lets RACK see it.
- * When a probe (or its ACK) is lost too, a second one follows after
- * twice the PTO (our choice: RFC 8985 sends one; at 10 % loss of
- * packets and ACKs a lone probe failed often enough that half the
- * probes ended in an RTO). The RTO, restarted by each probe, stays the
- * last resort, with Linux's 200 ms floor.
+ * TLP, as Linux's tcp_schedule_loss_probe / tcp_send_loss_probe (the
+ * kernel is the judge, and its timing is what TCP_USER_TIMEOUT and the
+ * retry budgets are pinned to): only in the Open state (no recovery, no
+ * RTO since the last forward progress), one probe at a time (a second
+ * one only after the first was answered). PTO = 2 * SRTT, plus
+ * TCP_RTO_MIN (200 ms, the peer's worst-case delayed ACK, RFC 8985 §7.2
+ * WCDelAckT) when one segment is out, else plus 2 ms; never later than
+ * the RTO: when it would be, the probe takes the RTO's place. When it
+ * fires, two new segments go if the peer's window allows (one where
+ * Linux sends one: a receiver that delays its ACKs answers two at once),
+ * else the last segment again; the RTO then restarts from the probe. A
+ * probe is not a retransmission for the retry count (icsk_retransmits)
+ * but, when it resends, starts the user-timeout clock at that segment's
+ * first send (retrans_stamp). Its ACK (carrying SACKs) lets RACK find
+ * the rest. A probe that repaired a loss (acknowledged, no D-SACK for
+ * it) halves cwnd as any loss does (§7.4.2). The RTO, restarted by each
+ * probe, stays the last resort, with Linux's 200 ms floor.
  *
  * Both timers live in rtx_at in front of the RTO deadline (Linux shares
  * icsk_retransmit_timer the same way): tcp_rack_schedule, at the end of
@@ -44,8 +44,7 @@
  * Linux's). Without timestamps a spurious RTO is not undone. */
 #include "stack/tcp_internal.h"
 
-#define TCP_PTO_MIN    (2 * KW_NS_PER_MS)       /* Linux: TCP_TIMEOUT_MIN, 2 jiffies */
-#define TCP_TLP_MAX    2                        /* probes without an answer */
+#define TCP_PTO_EXTRA  (2 * KW_NS_PER_MS)       /* Linux: TCP_TIMEOUT_MIN, 2 jiffies */
 
 static uint64_t reo_wnd(const struct kw_tcp *c)
 {
@@ -160,7 +159,6 @@ void tcp_rack_rto(struct kw_tcp *c, uint64_t now_ns)
 	struct tcp_scoreboard *sb = &c->sb;
 
 	sb->tlp_out = false;
-	sb->tlp_unanswered = 0;
 	sb->reo_at = 0;
 	sb->timer = TCP_RACK_T_NONE;
 	/* Eifel works from the first timeout only (later ones resend what
@@ -169,17 +167,22 @@ void tcp_rack_rto(struct kw_tcp *c, uint64_t now_ns)
 	sb->undo_tsval = tcp_ts_now(c, now_ns);
 }
 
-static bool tlp_allowed(const struct kw_tcp *c)
+/* Which probe may be scheduled now: 0 none; 1 Linux's (TCP_CA_Open, or
+ * recovery: see above; no RTO since the last progress; none
+ * unanswered); 2 a second one while the first is unanswered. */
+static int tlp_allowed(const struct kw_tcp *c)
 {
 	const struct tcp_scoreboard *sb = &c->sb;
 
-	/* Not after a second RTO in a row: the peer or the path is probably
-	 * gone, and probes would only delay the backed-off RTO. */
-	return (!sb->tlp_out || sb->tlp_unanswered < TCP_TLP_MAX) && c->have_rtt && c->retries <= 1 &&
-	       c->snd_una != c->snd_max && !c->persist &&
-	       (c->state == KW_TCP_ESTABLISHED || c->state == KW_TCP_CLOSE_WAIT ||
-		c->state == KW_TCP_FIN_WAIT_1 || c->state == KW_TCP_CLOSING ||
-		c->state == KW_TCP_LAST_ACK);
+	if (c->retries != 0 || sb->loss_mode || !c->have_rtt || c->snd_una == c->snd_max ||
+	    c->persist ||
+	    !(c->state == KW_TCP_ESTABLISHED || c->state == KW_TCP_CLOSE_WAIT ||
+	      c->state == KW_TCP_FIN_WAIT_1 || c->state == KW_TCP_CLOSING ||
+	      c->state == KW_TCP_LAST_ACK))
+		return 0;
+	if (!sb->tlp_out)
+		return 1;
+	return sb->tlp_episode < 2 ? 2 : 0;
 }
 
 void tcp_rack_schedule(struct kw_tcp *c, uint64_t now_ns)
@@ -187,6 +190,7 @@ void tcp_rack_schedule(struct kw_tcp *c, uint64_t now_ns)
 	struct tcp_scoreboard *sb = &c->sb;
 	uint64_t d = KW_TIME_NEVER;
 	uint8_t kind = TCP_RACK_T_NONE;
+	int probe;
 
 	if (!c->sack_ok)
 		return;
@@ -207,19 +211,21 @@ void tcp_rack_schedule(struct kw_tcp *c, uint64_t now_ns)
 	if (sb->reo_at) {
 		d = sb->reo_at;
 		kind = TCP_RACK_T_REO;
-	} else if (tlp_allowed(c)) {
-		uint64_t pto = 2 * c->srtt;
+	} else if ((probe = tlp_allowed(c)) != 0) {
 		uint32_t flight = (uint32_t)seq_diff(c->snd_max, c->snd_una);
+		uint64_t pto = 2 * c->srtt + (flight <= c->mss ? TCP_RTO_MIN : TCP_PTO_EXTRA);
 
-		if (flight <= c->mss)
-			pto += TCP_DELACK;
-		if (pto < TCP_PTO_MIN)
-			pto = TCP_PTO_MIN;
-		pto <<= sb->tlp_unanswered;     /* a second probe waits twice as long */
-		d = now_ns + pto;
-		kind = TCP_RACK_T_TLP;
+		if (probe == 1) {
+			d = now_ns + pto;
+			if (d > sb->rto_at)
+				d = sb->rto_at; /* the probe goes in the RTO's place */
+			kind = TCP_RACK_T_TLP;
+		} else if (now_ns + 2 * pto < sb->rto_at) {
+			d = now_ns + 2 * pto;   /* only in front of the RTO */
+			kind = TCP_RACK_T_TLP;
+		}
 	}
-	if (kind != TCP_RACK_T_NONE && d < sb->rto_at) {
+	if (kind == TCP_RACK_T_TLP ? d <= sb->rto_at : kind != TCP_RACK_T_NONE && d < sb->rto_at) {
 		sb->timer = kind;
 		sb->timer_at = d;
 		c->rtx_at = d;
@@ -238,8 +244,8 @@ static void send_probe(struct kw_tcp *c, uint64_t now_ns)
 	struct tcp_scoreboard *sb = &c->sb;
 	seq_t before = c->snd_max;
 
+	sb->tlp_episode = sb->tlp_out ? sb->tlp_episode + 1 : 1;
 	sb->tlp_out = true;
-	sb->tlp_unanswered++;
 	sb->tlp_probes++;
 	if (tcp_unsent(c) > 0 && seq_lt(c->snd_max, seq_add(c->snd_una, c->snd_wnd))) {
 		uint32_t cwnd = c->cwnd;
@@ -265,6 +271,8 @@ static void send_probe(struct kw_tcp *c, uint64_t now_ns)
 
 			if (e->flags & TCP_SB_SACKED)
 				continue;
+			/* Linux's retrans_stamp: the resent segment's send time. */
+			tcp_rtx_stamp(c, e->xmit_ns);
 			tcp_sack_resend(c, (uint32_t)seq_diff(e->end, e->start) > c->mss ?
 					    seq_add(e->end, -(uint32_t)c->mss) : e->start, e->end, now_ns);
 			break;
@@ -283,7 +291,7 @@ bool tcp_rack_timer(struct kw_tcp *c, uint64_t now_ns)
 		return false;
 	sb->timer = TCP_RACK_T_NONE;
 	c->rtx_at = sb->rto_at;             /* the RTO stays behind us */
-	if (sb->rto_at <= now_ns) {
+	if (sb->rto_at <= now_ns && kind != TCP_RACK_T_TLP) {
 		c->rtx_at = KW_TIME_NEVER;      /* due too: the RTO goes */
 		return false;
 	}
@@ -293,7 +301,11 @@ bool tcp_rack_timer(struct kw_tcp *c, uint64_t now_ns)
 		tcp_output(c, now_ns);
 	} else {
 		send_probe(c, now_ns);
-		tcp_rtx_arm(c, now_ns);         /* §7.3: the RTO after a probe */
+		/* §7.3: the RTO restarts after Linux's probe; a second one
+		 * leaves it where it was, so a dead peer meets the RTOs (and
+		 * TCP_USER_TIMEOUT, the retry budgets) at Linux's times. */
+		if (sb->tlp_episode == 1)
+			tcp_rtx_arm(c, now_ns);
 		tcp_rack_schedule(c, now_ns);
 	}
 	tcp_timer_update(c);

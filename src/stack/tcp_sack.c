@@ -459,8 +459,6 @@ uint32_t tcp_sb_on_ack(struct kw_tcp *c, seq_t ack, const struct tcp_opts *o, ui
 			continue;
 		newly += sb_mark(c, s, e, now_ns);
 	}
-	if (newly || seq_gt(ack, c->snd_una))
-		sb->tlp_unanswered = 0;
 	tcp_rack_on_ack(c, ack, o, dsack, now_ns);
 	sb_recount(c);
 	return newly;

@@ -71,7 +71,7 @@ struct tcp_scoreboard {
 	uint64_t timer_at, rto_at;
 	bool tlp_out;               /* a probe is outstanding (RFC 8985 §7.4) */
 	bool tlp_rtx;               /* ... and it was a retransmission */
-	uint8_t tlp_unanswered;     /* probes since the last ACK with news */
+	uint8_t tlp_episode;        /* probes sent while tlp_out */
 	seq_t tlp_end;
 	/* Undo of a spurious RTO (Eifel detection with timestamps, as
 	 * Linux's tcp_try_undo_loss): cwnd and ssthresh from before it. */

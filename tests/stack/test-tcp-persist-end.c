@@ -21,8 +21,11 @@
  *     (204.8 s, capped at 120 s) is no longer below TCP_RTO_MAX: "not
  *     alive" leaves no probe budget: Tp + 324.6 = P1 + 324.4 s, after 10
  *     probes.
- *   orphan, retransmissions unanswered (tcp_write_timeout): 8 retries,
- *     the 9th expiry ends it: t0 + 0.2 * (2^9 - 1) = t0 + 102.2 s.
+ *   orphan, retransmissions unanswered (tcp_write_timeout): the loss
+ *     probe at t0 + 0.2 s (in the RTO's place, not a retry; the RTO
+ *     restarts), 8 retries at 0.4 .. 51.2 s, and the next expiry, t0 +
+ *     102.4 s, is the first past tcp_model_timeout(8) = 102.2 s from
+ *     retrans_stamp (t0): freed at t0 + 102.4 s.
  *   orphaned FIN-WAIT-2: freed 60 s (tcp_fin_timeout) after it is both
  *     orphaned and in FIN-WAIT-2, whichever came last. */
 #include "tests/stack/tcp-pair.h"
@@ -180,7 +183,7 @@ static void test_orphan_rto(void)
 	kw_tcp_send(s, "data", 4, p.now);
 	kw_tcp_close(s, p.now);
 	pair_run_while_not(&p, server_gone, NULL, p.now + SEC(36000));
-	tap_is_u64(p.now - t0, MS(102200), "orphan, retransmissions unanswered: freed at t0 + 102.2 s (8 retries)");
+	tap_is_u64(p.now - t0, MS(102400), "orphan, retransmissions unanswered: freed at t0 + 102.4 s (a probe, 8 retries)");
 	kw_tcp_close(c, p.now);
 	pair_fini(&p);
 }

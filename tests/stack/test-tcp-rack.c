@@ -174,14 +174,20 @@ static void test_lost_last(void)
 	tap_diag("resent %.1f ms after it was sent (SRTT %.1f ms); TLPs %u, RTOs %u",
 		 (double)(t1 - t0) / 1e6, (double)k.c->srtt / 1e6, k.c->sb.tlp_probes, k.c->sb.rto_episodes);
 	tap_ok(k.c->sb.tlp_probes >= 1 && k.c->sb.rto_episodes == 0, "a loss probe, no RTO");
-	tap_ok(t1 && t1 - t0 <= 2 * k.c->srtt + MS(40) + MS(12),
-	       "resent within 2 SRTT + 40 ms (the peer's delayed ACK for a lone segment, + one RTT "
-	       "for the ACK that left it alone) of being sent, not 200 ms");
+	/* When the ACK for the rest arrives only this segment is out, and
+	 * for a lone segment Linux's PTO is 2 SRTT + 200 ms (the peer's
+	 * worst-case delayed ACK), at most the RTO: the probe goes in the
+	 * RTO's place, and its ACK comes without the RTO's cwnd collapse. */
+	tap_ok(t1 && t1 - t0 <= 2 * k.c->srtt + MS(200) + MS(12),
+	       "resent by the probe within 2 SRTT + 200 ms (+ one RTT for the ACK that left it "
+	       "alone) of being sent, as Linux");
 	finish(&p, &k);
 }
 
-/* The last segment and the probe that resends it are lost: a second
- * probe, still no RTO. */
+/* The last segment and the probe that resends it are lost. Linux sends
+ * one probe per episode and the RTO, restarted by the probe, resends it
+ * next; so do we (a second probe is sent only before the RTO's time,
+ * which a lone segment's PTO of 2 SRTT + 200 ms never is). */
 static void test_lost_probe(void)
 {
 	struct tcp_pair p;
@@ -199,7 +205,8 @@ static void test_lost_probe(void)
 	tap_diag("sent at +0, +%.1f ms, +%.1f ms; TLPs %u, RTOs %u",
 		 (double)(nth_at(off, 1) - nth_at(off, 0)) / 1e6, (double)(nth_at(off, 2) - nth_at(off, 0)) / 1e6,
 		 k.c->sb.tlp_probes, k.c->sb.rto_episodes);
-	tap_ok(k.c->sb.tlp_probes == 2 && k.c->sb.rto_episodes == 0, "a second probe, no RTO");
+	tap_ok(k.c->sb.tlp_probes == 1 && k.c->sb.rto_episodes == 1,
+	       "one probe, then the RTO (Linux: one probe per episode)");
 	finish(&p, &k);
 }
 

@@ -304,7 +304,7 @@ static bool drop_one_data(struct tcp_pair *p, int from, const uint8_t *seg, size
 {
 	(void)p; (void)seg; (void)len;
 	if (drop_next_data && from == 0 && si->dlen > 0) {
-		drop_next_data = 0;
+		drop_next_data--;
 		dropped_seq = si->seq;
 		return true;
 	}
@@ -335,13 +335,15 @@ static void test_rtt(void)
 	tap_ok(!c->rtt_timing, "no Karn timed segment while timestamps are on");
 	rto_before = c->rto;
 
-	/* Lose one segment: the RTO fires after ~RTO, doubles, and the ACK of
-	 * the retransmission (its TSecr names the retransmission) brings the
-	 * RTO straight back. Karn's rule alone would keep it doubled. */
+	/* Lose one segment and the tail-loss probe that resends it (the probe
+	 * goes in the RTO's place, ~RTO after the original, and restarts the
+	 * RTO): the RTO then fires, doubles, and the ACK of its
+	 * retransmission (its TSecr names the retransmission) brings the RTO
+	 * straight back. Karn's rule alone would keep it doubled. */
 	p.tap = log_tap;
 	p.filter = drop_one_data;
 	nlog = 0;
-	drop_next_data = 1;
+	drop_next_data = 2;
 	kw_tcp_send(c, buf, 100, p.now);
 	for (int k = 0; k < 200 && !rto_backed_off; k++) {
 		pair_run_until(&p, p.now + MS(5));
@@ -357,9 +359,9 @@ static void test_rtt(void)
 				t_re = logv[i].at;
 		}
 	kw_tcp_layer_stats(p.l[0], &st);
-	tap_is_u64(st.retransmits, 1, "one retransmission");
+	tap_is_u64(st.retransmits, 2, "two retransmissions: the probe and the RTO's");
 	tap_ok(t_re > t_orig && t_re - t_orig >= MS(200) && t_re - t_orig <= MS(300),
-	       "the retransmission fires 200-300 ms after the original (RTT-derived RTO)");
+	       "the probe goes 200-300 ms after the original (in the RTO's place)");
 	tap_ok(rto_backed_off >= 2 * rto_before - MS(1), "the RTO doubled on expiry");
 	tap_ok(c->rto >= MS(200) && c->rto <= MS(300),
 	       "the ACK of the retransmission is an RTT sample: RTO back to 200-300 ms");

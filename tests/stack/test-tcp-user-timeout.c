@@ -4,14 +4,19 @@
  * was made (retransmits_timed_out: icsk_retransmits > 0) whether the
  * oldest unacknowledged data (retrans_stamp) waited U, and clamps each
  * RTO to the time left (tcp_clamp_rto_to_user_timeout; 1 jiffy when it is
- * already past). So with RTO 200 ms (RTT ~0 here: the 200 ms floor) and
- * data sent at t0, the expiries are t0 + 0.2, 0.6, 1.4, 3.0 s, and the
- * next, 6.2 s, is clamped to t0 + 5.0 s where U = 5 s ends it: the abort
- * is at exactly t0 + U. With U = 100 ms, below the first RTO, the first
- * expiry (0.2 s) retransmits (no retransmission was made yet), the clamp
- * gives 1 ms: abort at t0 + 201 ms. With U set, the retry count
- * (tcp_retries2) no longer applies: U = 1200 s outlasts the 924.6 s the
- * count gives, and ends at exactly t0 + 1200 s.
+ * already past). The connection has SACK, so a tail-loss probe comes
+ * first: for the lone segment in flight its PTO (2 SRTT + 200 ms) is past
+ * the RTO, so the probe takes the RTO's place at t0 + 0.2 s, resends the
+ * segment (retrans_stamp = its first send, t0) without counting as a
+ * retry, and restarts the RTO. So with RTO 200 ms (RTT ~0 here: the
+ * 200 ms floor) and data sent at t0: the probe at 0.2 s, expiries at
+ * 0.4, 0.8, 1.6, 3.2 s, and the next, 6.4 s, is clamped to t0 + 5.0 s
+ * where U = 5 s ends it: the abort is at exactly t0 + U. With U = 100 ms,
+ * below the first RTO, the first expiry (0.4 s) retransmits (no retry was
+ * made yet: the probe is none), the clamp gives 1 ms: abort at t0 +
+ * 401 ms. With U set, the retry count (tcp_retries2) no longer applies:
+ * U = 1200 s outlasts the 924.8 s the count gives, and ends at exactly
+ * t0 + 1200 s. Without U, the 15th retry's expiry is at t0 + 924.8 s.
  *
  * Zero window: U counts from the first persist expiry
  * (icsk_probes_tstamp), and an ACK that keeps the window closed does not
@@ -118,14 +123,14 @@ static void test_rto(void)
 	tap_diag("U 5 s: ETIMEDOUT after %.3f s, %llu retransmissions", (double)t / 1e9,
 		 (unsigned long long)st.retransmits);
 	tap_is_u64(t, SEC(5), "U 5 s: aborted at exactly t0 + 5 s (RTO clamped to U)");
-	tap_is_u64(st.retransmits, 4, "U 5 s: after retransmissions at 0.2, 0.6, 1.4, 3.0 s");
+	tap_is_u64(st.retransmits, 5, "U 5 s: after the probe at 0.2 s and retransmissions at 0.4, 0.8, 1.6, 3.2 s");
 	tap_is_u64((uint64_t)err, ETIMEDOUT, "U 5 s: SO_ERROR ETIMEDOUT");
 	tap_is_u64((uint64_t)rv, (uint64_t)-ETIMEDOUT, "U 5 s: recv -ETIMEDOUT");
 	tap_is_u64((uint64_t)sv, (uint64_t)-ETIMEDOUT, "U 5 s: send -ETIMEDOUT");
 	tap_is_u64(rst, SEC(5), "U 5 s: a RST went out at the abort");
 
 	t = dead_peer(32, MS(100), SEC(3600), &st, &err, &rv, &sv, &rst);
-	tap_is_u64(t, MS(201), "U 100 ms < RTO: one retransmission at 200 ms, abort 1 ms later");
+	tap_is_u64(t, MS(401), "U 100 ms < RTO: the probe at 0.2 s, one retransmission at 0.4 s, abort 1 ms later");
 	tap_is_u64((uint64_t)err, ETIMEDOUT, "U 100 ms: ETIMEDOUT");
 
 	t = dead_peer(33, SEC(1200), SEC(7200), &st, &err, &rv, &sv, &rst);
@@ -133,8 +138,8 @@ static void test_rto(void)
 	tap_ok(st.retransmits > 15, "U 1200 s: more than tcp_retries2 retransmissions");
 
 	t = dead_peer(34, 0, SEC(7200), &st, &err, &rv, &sv, &rst);
-	tap_is_u64(t, MS(924600), "U 0: the old budget, 15 retransmissions, abort at 924.6 s");
-	tap_is_u64(st.retransmits, 15, "U 0: 15 retransmissions");
+	tap_is_u64(t, MS(924800), "U 0: the old budget, 15 retries after the probe, abort at 924.8 s");
+	tap_is_u64(st.retransmits, 16, "U 0: the probe and 15 retransmissions");
 	tap_is_u64((uint64_t)err, ETIMEDOUT, "U 0: ETIMEDOUT");
 }
 
