@@ -23,8 +23,8 @@
  * Linux sends one: a receiver that delays its ACKs answers two at once),
  * else the last segment again; the RTO then restarts from the probe. A
  * probe is not a retransmission for the retry count (icsk_retransmits)
- * but, when it resends, starts the user-timeout clock at that segment's
- * first send (retrans_stamp). Its ACK (carrying SACKs) lets RACK find
+ * and does not start the user-timeout clock (Linux resends it with
+ * __tcp_retransmit_skb, which leaves retrans_stamp alone). Its ACK (carrying SACKs) lets RACK find
  * the rest. A probe that repaired a loss (acknowledged, no D-SACK for
  * it) halves cwnd as any loss does (§7.4.2). The RTO, restarted by each
  * probe, stays the last resort, with Linux's 200 ms floor.
@@ -271,8 +271,6 @@ static void send_probe(struct kw_tcp *c, uint64_t now_ns)
 
 			if (e->flags & TCP_SB_SACKED)
 				continue;
-			/* Linux's retrans_stamp: the resent segment's send time. */
-			tcp_rtx_stamp(c, e->xmit_ns);
 			tcp_sack_resend(c, (uint32_t)seq_diff(e->end, e->start) > c->mss ?
 					    seq_add(e->end, -(uint32_t)c->mss) : e->start, e->end, now_ns);
 			break;

@@ -734,10 +734,10 @@ static const char drop_all_fmt[] =
 	"nft add rule inet kwut out oifname %s drop";
 
 /* TCP_USER_TIMEOUT (RFC 5482): the program sets 2000 ms, everything on
- * the TAP device is dropped, it writes. Linux aborts at the first RTO
- * expiry after one retransmission at which the data waited 2 s, the RTO
- * clamped to that: the write is 2 s old when the connection ends, far
- * from the ~15 min of the retransmission budget. */
+ * the TAP device is dropped, it writes. Linux aborts 2 s after its first
+ * retransmission by the RTO (retrans_stamp; a loss probe comes before
+ * it), the RTO clamped to that: about 2.4 s after the write, far from
+ * the ~15 min of the retransmission budget. */
 static void test_user_timeout(void)
 {
 	struct server *s = server_start(HOLD, 1);
