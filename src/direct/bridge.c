@@ -118,7 +118,7 @@ void kw_conn_free(struct kw_engine *E, struct kw_conn *c)
 		kw_tcp_set_user(c->tcp, NULL);
 		/* A listener's or a connection whose program is gone: a
 		 * connection still sends what the program wrote, then FIN. */
-		if (c->kind == KW_SLOT_STREAM && !c->dead && c->hup && !linger_resets(c))
+		if (c->kind == KW_SLOT_STREAM && !c->dead && c->hup && !linger_resets(c) && !c->unread)
 			kw_tcp_close(c->tcp, E->now);
 		else if (c->kind == KW_SLOT_STREAM)
 			kw_tcp_abort(c->tcp, E->now);
@@ -348,8 +348,12 @@ static void to_program(struct kw_engine *E, struct kw_conn *c)
 			return;
 		}
 		if (c->hup) {
-			/* Nobody will read it: drop it so the window stays open
-			 * until our FIN goes out. */
+			/* Nobody will read it. After a close, Linux resets the
+			 * connection (data arriving for a closed socket,
+			 * LINUX_MIB_TCPABORTONDATA); after the program shut its
+			 * reading side, drop it so the window stays open. */
+			if (c->closed)
+				c->unread = true;
 			kw_tcp_consume(c->tcp, (size_t)n, E->now);
 			continue;
 		}
@@ -371,6 +375,14 @@ static void to_program(struct kw_engine *E, struct kw_conn *c)
 			return;
 		}
 	}
+}
+
+static int pending_error(int fd)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	return getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 ? err : 0;
 }
 
 /* Whether the program closed every copy of its end (not just shut its
@@ -416,6 +428,13 @@ static void from_program(struct kw_engine *E, struct kw_conn *c)
 		/* Exiting: what the program wrote so far is all it will write. */
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !E->draining)
 			return;
+		if (r < 0 && errno == ECONNRESET) {
+			/* The last close, with bytes it never read (see
+			 * kw_bridge_event): reset, as Linux's tcp_close. */
+			c->hup = c->closed = c->unread = true;
+			c->prog_eof = true;
+			return;
+		}
 		/* EOF: shutdown(SHUT_WR) or the last close. */
 		c->prog_eof = true;
 		if (linger_resets(c) && program_closed(c)) {
@@ -464,8 +483,8 @@ static void stream_pump(struct kw_engine *E, struct kw_conn *c)
 		kw_conn_watch(E, c, c->prog_eof ? 0 : EPOLLIN);
 		return;
 	}
-	if (c->hup && linger_resets(c)) {
-		kw_conn_free(E, c);
+	if (c->hup && (linger_resets(c) || c->unread)) {
+		kw_conn_free(E, c);         /* RST, unsent data dropped */
 		return;
 	}
 	publish_stack_error(E, c);
@@ -639,7 +658,13 @@ void kw_bridge_run_dirty(struct kw_engine *E)
 
 void kw_bridge_event(struct kw_engine *E, struct kw_conn *c, uint32_t events)
 {
-	if (events & (EPOLLHUP | EPOLLERR))
+	if ((events & (EPOLLHUP | EPOLLERR)) && !c->closed) {
 		c->hup = true;
+		c->closed = true;
+		/* Closed with bytes still queued for it to read: Linux's
+		 * unix_release_sock leaves ECONNRESET on our end. */
+		if (c->kind == KW_SLOT_STREAM && pending_error(c->fd) == ECONNRESET)
+			c->unread = true;
+	}
 	kw_conn_mark(E, c);
 }

@@ -25,6 +25,8 @@ struct kw_conn {
 	bool prog_eof;                /* the program shut its write side */
 	bool shut_wr;                 /* we shut ours: the program sees EOF */
 	bool hup;                     /* the program closed every copy of its end */
+	bool closed;                  /* ... seen as a hang-up (not our EPIPE) */
+	bool unread;                  /* ... with data it never read: RST */
 	bool dead;                    /* ended by an error: discard its writes */
 	bool err_published;           /* the stack's error is in the slot already */
 	bool stack_backlog;           /* stack data waits for room in the pair */
