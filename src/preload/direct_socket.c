@@ -28,6 +28,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -231,6 +232,48 @@ static bool connect_again(struct kw_slot *s, int *ret)
 	}
 }
 
+/* The pair that will become the program's socket. Its two descriptors
+ * exist only for a moment: one ends as the program's descriptor (in
+ * place of the socket it made), the other goes to the engine. The kernel
+ * needs no descriptor at all for connect() or listen(), so at
+ * RLIMIT_NOFILE the soft limit is raised for the moment just past the
+ * two lowest free descriptor numbers (when the hard limit allows), then
+ * restored: EMFILE only where the kernel would give it. */
+static int transient_pair(int type, int sv[2])
+{
+	struct rlimit rl, more;
+	rlim_t n, need = 0;
+	int found = 0, r, e;
+
+	if (socketpair(AF_UNIX, type, 0, sv) == 0)
+		return 0;
+	e = errno;
+	if (e != EMFILE || getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) {
+		errno = e;
+		return -1;
+	}
+	/* Every number below the soft limit is taken; the kernel hands out
+	 * the lowest free ones above it. */
+	for (n = rl.rlim_cur; found < 2 && (rl.rlim_max == RLIM_INFINITY || n < rl.rlim_max) &&
+			      n < rl.rlim_cur + 4096; n++) {
+		if (fcntl((int)n, F_GETFD) < 0 && errno == EBADF) {
+			found++;
+			need = n + 1;
+		}
+	}
+	more = rl;
+	more.rlim_cur = need;
+	if (found < 2 || setrlimit(RLIMIT_NOFILE, &more) != 0) {
+		errno = e;
+		return -1;
+	}
+	r = socketpair(AF_UNIX, type, 0, sv);
+	e = errno;
+	(void)setrlimit(RLIMIT_NOFILE, &rl);
+	errno = e;
+	return r;
+}
+
 bool kw_direct_connect(int fd, const struct sockaddr_in *sin, int *ret)
 {
 	struct kw_direct_request rq = { .op = KW_OP_CONNECT, .slot = UINT32_MAX };
@@ -257,7 +300,7 @@ bool kw_direct_connect(int fd, const struct sockaddr_in *sin, int *ret)
 	carried_options(fd, &rq.opts);
 	rq.addr = dst;
 	rq.port = ntohs(sin->sin_port);
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+	if (transient_pair(SOCK_STREAM | SOCK_CLOEXEC, sv) < 0)
 		return fail(ret, errno == EMFILE || errno == ENFILE ? errno : ENOBUFS);
 	rq.filler = fill(sv[0], &rq.sndbuf);
 	r = kw_direct_request(&rq, &sv[1], 1, &newref);
@@ -338,8 +381,8 @@ bool kw_direct_listen(int fd, int backlog, int *ret)
 	rq.slot = kw_slot_ref_index(ref);
 	rq.gen = kw_slot_ref_gen(ref);
 	rq.backlog = backlog;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return fail(ret, ENOBUFS);
+	if (transient_pair(SOCK_SEQPACKET | SOCK_CLOEXEC, sv) < 0)
+		return fail(ret, errno == EMFILE || errno == ENFILE ? errno : ENOBUFS);
 	r = kw_direct_request(&rq, &sv[1], 1, &unused);
 	kw_libc.close(sv[1]);
 	if (r != 0) {
