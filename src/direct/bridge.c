@@ -136,6 +136,7 @@ void kw_conn_free(struct kw_engine *E, struct kw_conn *c)
 	if (c->prog_fd >= 0)
 		close(c->prog_fd);
 	atomic_store(&s->kind, KW_SLOT_FREE);
+	atomic_store(&s->prog_ino, 0);
 	atomic_fetch_add_explicit(&s->gen, 1, memory_order_release);
 	E->conn[c->slot] = NULL;
 	E->free_slot[E->n_free++] = c->slot;

@@ -63,6 +63,10 @@ struct kw_slot {
 	_Atomic uint32_t sndbuf;
 	_Atomic uint32_t laddr, raddr; /* host byte order */
 	_Atomic uint16_t lport, rport;
+	/* The inode of the program's end (0: not known yet), so an exec'd
+	 * image can tell which inherited descriptors are stack sockets
+	 * (direct_adopt.c). Set by the program side when it maps one. */
+	_Atomic uint64_t prog_ino;
 };
 
 /* A reply: free (0) -> waiting (1, the requester owns it) -> done (2,

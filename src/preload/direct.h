@@ -45,6 +45,12 @@ static inline void kw_direct_map(int fd, uint32_t ref)
 		atomic_store_explicit(&kw_dc.fdmap[fd], ref, memory_order_relaxed);
 }
 
+/* A descriptor now names a stack socket (ref): map it and record its
+ * inode in the slot, for an exec'd image to find (direct_adopt.c). */
+void kw_direct_map_new(int fd, uint32_t ref);
+/* At initialisation: map the stack sockets an exec'd image inherited. */
+void kw_direct_adopt_inherited(void);
+
 /* The slot a reference names, or NULL when it has been freed since. */
 struct kw_slot *kw_direct_slot(uint32_t ref);
 

@@ -316,7 +316,7 @@ bool kw_direct_connect(int fd, const struct sockaddr_in *sin, int *ret)
 		kw_libc.close(sv[0]);
 		return fail(ret, e);
 	}
-	kw_direct_map(fd, newref);
+	kw_direct_map_new(fd, newref);
 	if (t.status_flags & O_NONBLOCK)
 		return fail(ret, EINPROGRESS);
 	return wait_connected(fd, &t, ret);
@@ -394,6 +394,7 @@ bool kw_direct_listen(int fd, int backlog, int *ret)
 		kw_libc.close(sv[0]);
 		return fail(ret, e);
 	}
+	kw_direct_map_new(fd, ref);
 	*ret = 0;
 	return true;
 }
@@ -452,7 +453,7 @@ bool kw_direct_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags, 
 	if (flags & SOCK_NONBLOCK)
 		fcntl(nfd, F_SETFL, O_NONBLOCK);
 	ref = kw_slot_ref(msg.slot, msg.gen);
-	kw_direct_map(nfd, ref);
+	kw_direct_map_new(nfd, ref);
 	kw_fd_set(nfd, KW_FD_OTHER);
 	ns = kw_direct_slot(ref);
 	if (ns != NULL)

@@ -108,6 +108,8 @@ static void init_body(void)
 	kw_rt.active = true;
 	if (kw_rt.cfg.mode == KW_MODE_DIRECT && !kw_direct_init())
 		_exit(2);
+	if (kw_direct_enabled)
+		kw_direct_adopt_inherited();
 	describe_user_timeout(ut, sizeof(ut));
 	kw_log(KW_LOG_INFO, "socket mode: idle %ds, interval %ds, count %d, user timeout %s, policy %s",
 	       kw_rt.values.idle_s, kw_rt.values.interval_s, kw_rt.values.count, ut,
