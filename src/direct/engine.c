@@ -349,13 +349,83 @@ static void handle_request(struct kw_engine *E, const struct kw_direct_request *
 	kw_engine_reply(E, rq->cell, r, c ? c->slot : 0, c ? gen_of(E, c) : 0);
 }
 
+void kw_engine_channel_init(int fd)
+{
+	int on = 1;
+
+	setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on));
+}
+
+/* How often answered cells are looked at while some are outstanding. */
+#define KW_CELL_CHECK_NS KW_NS_PER_S
+
+/* Whether process pid has ended (a zombie counts: it reads no answer). */
+static bool process_gone(pid_t pid)
+{
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	if (fd >= 0) {
+		/* A pidfd reads as readable once the process has exited. */
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		bool gone = poll(&p, 1, 0) == 1;
+
+		close(fd);
+		return gone;
+	}
+	if (errno == ESRCH)
+		return true;
+	/* No pidfd_open (before Linux 5.3): a zombie looks alive. */
+	return kill(pid, 0) != 0 && errno == ESRCH;
+}
+
+/* A process killed while it waited for an answer leaves its reply cell
+ * taken: the engine answers (KW_CELL_DONE) and nobody reads the answer
+ * and frees the cell. Give such cells back. Only DONE cells are touched:
+ * a DONE cell belongs to the process whose request the engine answered
+ * last in it (it cannot be taken again before it is freed), so its pid
+ * is that of cell_pid. (A requester killed between taking a cell and
+ * sending its request is not seen here; the window is a few
+ * instructions.) Returns when to look again. */
+static uint64_t reap_cells(struct kw_engine *E)
+{
+	bool pending = false;
+
+	if (E->cells_check_at > E->now)
+		return E->cells_check_at;
+	for (uint32_t i = 0; i < KW_DIRECT_CELLS; i++) {
+		struct kw_reply *r = &E->shared->cell[i];
+		uint32_t done = KW_CELL_DONE;
+
+		if (E->cell_pid[i] == 0)
+			continue;
+		if (atomic_load(&r->state) != KW_CELL_DONE) {
+			/* Freed by its reader, or waiting for an answer we
+			 * still owe (a lingering close). */
+			if (atomic_load(&r->state) == KW_CELL_FREE)
+				E->cell_pid[i] = 0;
+			else
+				pending = true;
+			continue;
+		}
+		if (process_gone(E->cell_pid[i])) {
+			atomic_compare_exchange_strong(&r->state, &done, KW_CELL_FREE);
+			E->cell_pid[i] = 0;
+		} else {
+			pending = true;
+		}
+	}
+	E->cells_check_at = pending ? E->now + KW_CELL_CHECK_NS : KW_TIME_NEVER;
+	return E->cells_check_at;
+}
+
 void kw_engine_read_requests(struct kw_engine *E, int fd)
 {
 	for (int n = 0; n < 64; n++) {
 		struct kw_direct_request rq;
 		int fds[KW_FDPASS_MAX], nfds;
-		ssize_t r = kw_fd_recv(fd, &rq, sizeof(rq), fds, KW_FDPASS_MAX, &nfds,
-				       MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		pid_t pid;
+		ssize_t r = kw_fd_recv_pid(fd, &rq, sizeof(rq), fds, KW_FDPASS_MAX, &nfds,
+					   MSG_DONTWAIT | MSG_CMSG_CLOEXEC, &pid);
 
 		if (r < 0 && (errno == EINTR || errno == EPROTO))
 			continue;
@@ -365,6 +435,11 @@ void kw_engine_read_requests(struct kw_engine *E, int fd)
 			for (int i = 0; i < nfds; i++)
 				close(fds[i]);
 			continue;
+		}
+		if (rq.cell < KW_DIRECT_CELLS) {
+			E->cell_pid[rq.cell] = pid;
+			if (pid != 0 && E->cells_check_at == KW_TIME_NEVER)
+				E->cells_check_at = E->now + KW_CELL_CHECK_NS;
 		}
 		handle_request(E, &rq, fds, nfds);
 	}
@@ -417,6 +492,10 @@ void kw_engine_run(struct kw_engine *E)
 		deadline = kw_stack_next_deadline(E->stack);
 		if (E->lingering != NULL) {
 			uint64_t l = kw_bridge_linger_expire(E);
+			deadline = l < deadline ? l : deadline;
+		}
+		if (E->cells_check_at != KW_TIME_NEVER) {
+			uint64_t l = reap_cells(E);
 			deadline = l < deadline ? l : deadline;
 		}
 		if (E->host_turn != NULL) {
@@ -747,6 +826,7 @@ struct kw_engine *kw_engine_create(const struct kw_config *cfg, bool memfd, char
 	E->n_free = KW_DIRECT_SLOTS;
 	E->pid = getpid();
 	E->now = now_ns();
+	E->cells_check_at = KW_TIME_NEVER;
 	kw_stack_announce(E->stack, E->now);
 	return E;
 fail:
@@ -792,6 +872,7 @@ int kw_engine_start(const struct kw_config *cfg, struct kw_engine_link *out,
 	}
 	E->ctl_fd = ctl[1];
 	fcntl(E->ctl_fd, F_SETFL, O_NONBLOCK);
+	kw_engine_channel_init(E->ctl_fd);
 	if (add_fd(E->epfd, E->ctl_fd, KW_EV_CTL) < 0) {
 		snprintf(err, errlen, "cannot set up epoll: %s", strerror(errno));
 		goto fail;

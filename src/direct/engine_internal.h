@@ -81,6 +81,11 @@ struct kw_engine {
 	bool stop;
 	uint32_t requester;           /* the host's client being served, 0: none */
 	pid_t requester_pid;          /* its process (SO_PEERCRED), 0: unknown */
+	/* The process that sent the last request naming each reply cell
+	 * (SCM_CREDENTIALS; 0: unknown), so the cells of requesters that died
+	 * before reading their answer can be given back (reap_cells). */
+	pid_t cell_pid[KW_DIRECT_CELLS];
+	uint64_t cells_check_at;      /* next look at answered cells, or never */
 };
 
 /* epoll user data for the two fds that are not connections. */
@@ -99,6 +104,9 @@ void kw_engine_run(struct kw_engine *E);
 /* Requests waiting on a request channel (the pair's end, or a client's
  * connection to the engine process). */
 void kw_engine_read_requests(struct kw_engine *E, int fd);
+/* A request channel's engine end: requests on it carry their sender's
+ * pid (SO_PASSCRED), which the reply cells' reaping needs. */
+void kw_engine_channel_init(int fd);
 /* Exit: every connection closes as if its program closed it (what was
  * written is still sent, then FIN); listeners and bound sockets go. */
 void kw_engine_drain_begin(struct kw_engine *E);

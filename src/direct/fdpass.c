@@ -8,7 +8,7 @@
 
 union fd_control {
 	struct cmsghdr align;
-	char buf[CMSG_SPACE(KW_FDPASS_MAX * sizeof(int))];
+	char buf[CMSG_SPACE(KW_FDPASS_MAX * sizeof(int)) + CMSG_SPACE(sizeof(struct ucred))];
 };
 
 ssize_t kw_fd_send(int sock, const void *buf, size_t len, const int *fds, int nfds, int flags)
@@ -42,6 +42,12 @@ ssize_t kw_fd_send(int sock, const void *buf, size_t len, const int *fds, int nf
 
 ssize_t kw_fd_recv(int sock, void *buf, size_t len, int *fds, int max, int *nfds, int flags)
 {
+	return kw_fd_recv_pid(sock, buf, len, fds, max, nfds, flags, NULL);
+}
+
+ssize_t kw_fd_recv_pid(int sock, void *buf, size_t len, int *fds, int max, int *nfds,
+		       int flags, pid_t *pid)
+{
 	union fd_control u;
 	struct iovec iov = { buf, len };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
@@ -50,12 +56,23 @@ ssize_t kw_fd_recv(int sock, void *buf, size_t len, int *fds, int max, int *nfds
 	ssize_t r;
 
 	*nfds = 0;
+	if (pid != NULL)
+		*pid = 0;
 	r = recvmsg(sock, &mh, flags);
 	if (r < 0)
 		return r;
 	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
 		size_t k;
 
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_CREDENTIALS &&
+		    cm->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+			struct ucred cr;
+
+			memcpy(&cr, CMSG_DATA(cm), sizeof(cr));
+			if (pid != NULL)
+				*pid = cr.pid;
+			continue;
+		}
 		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
 			continue;
 		k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);

@@ -20,4 +20,10 @@ ssize_t kw_fd_send(int sock, const void *buf, size_t len, const int *fds, int nf
  * EPROTO. */
 ssize_t kw_fd_recv(int sock, void *buf, size_t len, int *fds, int max, int *nfds, int flags);
 
+/* kw_fd_recv, and the sending process in *pid (0 if the datagram carries
+ * no credentials: the receiving socket needs SO_PASSCRED set before the
+ * datagram was sent). */
+ssize_t kw_fd_recv_pid(int sock, void *buf, size_t len, int *fds, int max, int *nfds,
+		       int flags, pid_t *pid);
+
 #endif

@@ -115,6 +115,9 @@ static void client_accept(struct kw_engine *E, struct host *h)
 				continue;
 			return;         /* EAGAIN, or out of descriptors: later */
 		}
+		/* Before the hello: every request it then carries names its
+		 * sender (reply cells of dead requesters are reaped). */
+		kw_engine_channel_init(fd);
 		if (!peer_allowed(h, fd, &pid)) {
 			hello.result = -EACCES;
 			kw_fd_send(fd, &hello, sizeof(hello), NULL, 0, MSG_DONTWAIT);
