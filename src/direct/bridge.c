@@ -17,6 +17,7 @@
 #include "config.h"
 #include "direct/engine_internal.h"
 #include "direct/fdpass.h"
+#include "direct/unixpeer.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -257,6 +258,56 @@ static void shut_program_side(struct kw_conn *c)
 	}
 }
 
+/* A dead connection is dead for every writer (issue 9, item 5): writes
+ * that bypass the hooks (stdio's internal write, sendfile, splice, an
+ * exec'd image) must fail with EPIPE and SIGPIPE as they do on a reset
+ * kernel socket, not vanish into our end. Shutting our reading side does
+ * it natively: unix_stream_sendmsg fails with EPIPE once the peer has
+ * RCV_SHUTDOWN. The hooks still report the stack's error first, from the
+ * slot. But with both sides of our end shut, it reports a hang-up by
+ * itself, and the slot (which holds that error) must live on until the
+ * program really closes its end. So the hang-up is no longer taken as
+ * the program's close; the kernel's sock_diag is asked instead whether
+ * the program's end still exists (its last close removes it from the
+ * table at once), at each wake-up of our end (its last close wakes us:
+ * EPOLLET, no interest, see awaiting_close). Chosen over shutting only
+ * our reading side and keeping our writing side open until the pending
+ * bytes are delivered: readers need the EOF of our SHUT_WR, which makes
+ * the hang-up ambiguous just the same. Where sock_diag cannot tell (no
+ * CONFIG_UNIX_DIAG), the writes are discarded as before. */
+static void refuse_program_writes(struct kw_conn *c)
+{
+	if (c->shut_rd || c->hup || c->fd < 0)
+		return;
+	c->peer_ino = kw_unix_peer_ino(c->fd);
+	if (c->peer_ino == 0 || kw_unix_ino_open(c->peer_ino) != 1)
+		return;
+	shutdown(c->fd, SHUT_RD);
+	c->shut_rd = true;
+	c->prog_eof = true;
+}
+
+/* A dead connection whose end we shut both ways: free it once the
+ * program's end is gone, else wait for the wake-up its last close gives
+ * us (edge-triggered: our end's own hang-up is always there). */
+static void awaiting_close(struct kw_engine *E, struct kw_conn *c)
+{
+	struct epoll_event ev = { .events = EPOLLET };
+
+	if (kw_unix_ino_open(c->peer_ino) == 0) {
+		c->hup = true;
+		kw_conn_free(E, c);
+		return;
+	}
+	if (c->in_epoll && c->events == EPOLLET)
+		return;
+	ev.data.u64 = c->slot;
+	if (epoll_ctl(E->epfd, c->in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd, &ev) == 0) {
+		c->in_epoll = true;
+		c->events = EPOLLET;
+	}
+}
+
 /* The connection ended with err: the program learns it from the slot. */
 static void conn_fail(struct kw_engine *E, struct kw_conn *c, int err)
 {
@@ -273,6 +324,10 @@ static void conn_fail(struct kw_engine *E, struct kw_conn *c, int err)
 	c->dead = true;
 	c->stack_backlog = false;
 	shut_program_side(c);
+	/* A failed handshake: once the filler is gone (connect_done), or
+	 * the program's poll would wake on the hang-up before POLLOUT. */
+	if (!c->connecting)
+		refuse_program_writes(c);
 }
 
 /* The handshake ended (err 0: established). Publish the outcome first,
@@ -301,6 +356,8 @@ static void connect_done(struct kw_engine *E, struct kw_conn *c, int err)
 			break;
 		c->filler_left -= (uint32_t)r;
 	}
+	if (c->dead)
+		refuse_program_writes(c);
 }
 
 /* The stack ended the connection with an error. Linux sets sk_err at
@@ -323,6 +380,9 @@ static void publish_stack_error(struct kw_engine *E, struct kw_conn *c)
 	atomic_store(&s->peer_fin, (ev & KW_TCP_RDHUP) != 0);
 	atomic_store(&s->error, kw_tcp_take_error(c->tcp));
 	atomic_store_explicit(&s->state, KW_SLOT_DEAD, memory_order_release);
+	/* Writes fail from now on, as they do on Linux once sk_err is set,
+	 * even while received bytes still wait to be delivered. */
+	refuse_program_writes(c);
 }
 
 /* Received stack data into the pair, as far as the pair takes it. */
@@ -475,6 +535,10 @@ static void stream_pump(struct kw_engine *E, struct kw_conn *c)
 		}
 	}
 	if (c->dead) {
+		if (c->shut_rd && !c->hup) {
+			awaiting_close(E, c);
+			return;
+		}
 		if (!c->prog_eof)
 			discard_program_bytes(E, c);
 		if (c->hup) {
@@ -659,7 +723,9 @@ void kw_bridge_run_dirty(struct kw_engine *E)
 
 void kw_bridge_event(struct kw_engine *E, struct kw_conn *c, uint32_t events)
 {
-	if ((events & (EPOLLHUP | EPOLLERR)) && !c->closed) {
+	/* Once we shut our end both ways it hangs up by itself: whether the
+	 * program closed is for awaiting_close to find out. */
+	if ((events & (EPOLLHUP | EPOLLERR)) && !c->closed && !(c->shut_rd && c->shut_wr)) {
 		c->hup = true;
 		c->closed = true;
 		/* Closed with bytes still queued for it to read: Linux's

@@ -29,6 +29,12 @@ struct kw_conn {
 	bool unread;                  /* ... with data it never read: RST */
 	bool dead;                    /* ended by an error: discard its writes */
 	bool err_published;           /* the stack's error is in the slot already */
+	/* Dead, and our end shut both ways so the program's writes fail
+	 * (EPIPE): our end hangs up by itself from then on, and whether the
+	 * program still holds its end (inode peer_ino) is asked of the
+	 * kernel (direct/unixpeer.c). */
+	bool shut_rd;
+	uint32_t peer_ino;
 	bool stack_backlog;           /* stack data waits for room in the pair */
 	bool in_epoll;
 	uint32_t events;              /* epoll interest */

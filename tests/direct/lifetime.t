@@ -67,19 +67,6 @@ peer() {
 elapsed() { awk -v t0="$2" 'END { printf "%.3f", $NF - t0 }' "$1"; }
 fast() { awk -v s="$1" 'BEGIN { exit !(s ~ /^[0-9.]+$/ && s >= 0 && s < 1.0) }'; }
 
-# The on-demand engine outlives its programs for a while (TIME-WAIT):
-# stop it before the thread placement needs the device.
-stop_engines() {
-	for _ in $(seq 50); do
-		pids=$(for p in $(ip netns pids "$NS"); do
-			tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | grep -q '^[^ ]*keepwire engine ' && echo "$p"
-		done)
-		[ -z "$pids" ] && return 0
-		kill -TERM $pids 2>/dev/null
-		sleep 0.1
-	done
-	kill -KILL $pids 2>/dev/null
-}
 
 port=7300
 for engine in ${KW_T_ENGINES:-process thread}; do

@@ -22,22 +22,6 @@ require_cmd nft nc
 pdirect() { direct_exec KEEPWIRE_ENGINE=process "$@"; }
 kernel() { ip netns exec "$NS" env KW_T_KERNEL="$KADDR" "$@"; }
 
-# The keepwire engine processes in the namespace, one pid a line.
-engine_pids() {
-	for p in $(ip netns pids "$NS"); do
-		tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | grep -q '^[^ ]*keepwire engine ' && echo "$p"
-	done
-}
-engines() { engine_pids | wc -l | tr -d ' '; }
-# wait_engines N TENTHS: until N engines run (at most TENTHS/10 s).
-wait_engines() {
-	_w=0
-	while [ "$(engines)" != "$1" ] && [ "$_w" -lt "$2" ]; do
-		sleep 0.1
-		_w=$((_w + 1))
-	done
-	[ "$(engines)" = "$1" ]
-}
 # listening MODE PORT [ARGS]: a kernel-side helper in the background, up.
 listening() {
 	kernel "$HELP" "$1" "$2" ${3:+"$3"} > "$TMP/$1.$2" &

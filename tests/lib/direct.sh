@@ -28,3 +28,32 @@ direct_exec() {
 		KEEPWIRE_MODE=direct KEEPWIRE_TAP=kwt0 KEEPWIRE_ADDRESS="$SADDR/24" KEEPWIRE_STRICT=1 \
 		KW_T_KERNEL="$KADDR" KW_T_STACK="$SADDR" KW_T_TAP=kwt0 "$@"
 }
+
+# The keepwire engine processes in the test's namespace, one pid a line.
+engine_pids() {
+	for _p in $(ip netns pids "$NS"); do
+		tr '\0' ' ' < "/proc/$_p/cmdline" 2>/dev/null | grep -q '^[^ ]*keepwire engine ' &&
+			echo "$_p"
+	done
+}
+engines() { engine_pids | wc -l | tr -d ' '; }
+# wait_engines N TENTHS: until N engines run (at most TENTHS/10 s).
+wait_engines() {
+	_w=0
+	while [ "$(engines)" != "$1" ] && [ "$_w" -lt "$2" ]; do
+		sleep 0.1
+		_w=$((_w + 1))
+	done
+	[ "$(engines)" = "$1" ]
+}
+# An on-demand engine outlives its programs for a while (TIME-WAIT): stop
+# every engine in the namespace (SIGTERM, then SIGKILL after 5 s).
+stop_engines() {
+	for _ in $(seq 50); do
+		_pids=$(engine_pids)
+		[ -z "$_pids" ] && return 0
+		kill -TERM $_pids 2>/dev/null
+		sleep 0.1
+	done
+	kill -KILL $_pids 2>/dev/null
+}
