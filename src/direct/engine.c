@@ -424,8 +424,9 @@ void kw_engine_read_requests(struct kw_engine *E, int fd)
 		struct kw_direct_request rq;
 		int fds[KW_FDPASS_MAX], nfds;
 		pid_t pid;
+		bool lost;
 		ssize_t r = kw_fd_recv_pid(fd, &rq, sizeof(rq), fds, KW_FDPASS_MAX, &nfds,
-					   MSG_DONTWAIT | MSG_CMSG_CLOEXEC, &pid);
+					   MSG_DONTWAIT | MSG_CMSG_CLOEXEC, &pid, &lost);
 
 		if (r < 0 && (errno == EINTR || errno == EPROTO))
 			continue;
@@ -440,6 +441,14 @@ void kw_engine_read_requests(struct kw_engine *E, int fd)
 			E->cell_pid[rq.cell] = pid;
 			if (pid != 0 && E->cells_check_at == KW_TIME_NEVER)
 				E->cells_check_at = E->now + KW_CELL_CHECK_NS;
+		}
+		if (lost) {
+			/* No descriptor number free for what came with it (the
+			 * thread placement shares the program's table): answer
+			 * as the kernel would when out of descriptors, never
+			 * leave the requester waiting. */
+			kw_engine_reply(E, rq.cell, -EMFILE, 0, 0);
+			continue;
 		}
 		handle_request(E, &rq, fds, nfds);
 	}

@@ -42,11 +42,11 @@ ssize_t kw_fd_send(int sock, const void *buf, size_t len, const int *fds, int nf
 
 ssize_t kw_fd_recv(int sock, void *buf, size_t len, int *fds, int max, int *nfds, int flags)
 {
-	return kw_fd_recv_pid(sock, buf, len, fds, max, nfds, flags, NULL);
+	return kw_fd_recv_pid(sock, buf, len, fds, max, nfds, flags, NULL, NULL);
 }
 
 ssize_t kw_fd_recv_pid(int sock, void *buf, size_t len, int *fds, int max, int *nfds,
-		       int flags, pid_t *pid)
+		       int flags, pid_t *pid, bool *lost)
 {
 	union fd_control u;
 	struct iovec iov = { buf, len };
@@ -58,6 +58,8 @@ ssize_t kw_fd_recv_pid(int sock, void *buf, size_t len, int *fds, int max, int *
 	*nfds = 0;
 	if (pid != NULL)
 		*pid = 0;
+	if (lost != NULL)
+		*lost = false;
 	r = recvmsg(sock, &mh, flags);
 	if (r < 0)
 		return r;
@@ -89,6 +91,10 @@ ssize_t kw_fd_recv_pid(int sock, void *buf, size_t len, int *fds, int max, int *
 	if (mh.msg_flags & MSG_CTRUNC) {
 		while (*nfds > 0)
 			close(fds[--*nfds]);
+		if (lost != NULL) {
+			*lost = true;
+			return r;
+		}
 		errno = EPROTO;
 		return -1;
 	}

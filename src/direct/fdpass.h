@@ -5,6 +5,7 @@
 #define KW_DIRECT_FDPASS_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <sys/types.h>
 
 #define KW_FDPASS_MAX 2
@@ -22,8 +23,10 @@ ssize_t kw_fd_recv(int sock, void *buf, size_t len, int *fds, int max, int *nfds
 
 /* kw_fd_recv, and the sending process in *pid (0 if the datagram carries
  * no credentials: the receiving socket needs SO_PASSCRED set before the
- * datagram was sent). */
+ * datagram was sent). With lost != NULL, a message whose descriptors did
+ * not all arrive (no free descriptor number) is returned all the same,
+ * without descriptors and with *lost set, so that it can be answered. */
 ssize_t kw_fd_recv_pid(int sock, void *buf, size_t len, int *fds, int max, int *nfds,
-		       int flags, pid_t *pid);
+		       int flags, pid_t *pid, bool *lost);
 
 #endif

@@ -236,15 +236,24 @@ static bool connect_again(struct kw_slot *s, int *ret)
  * exist only for a moment: one ends as the program's descriptor (in
  * place of the socket it made), the other goes to the engine. The kernel
  * needs no descriptor at all for connect() or listen(), so at
- * RLIMIT_NOFILE the soft limit is raised for the moment just past the
- * two lowest free descriptor numbers (when the hard limit allows), then
- * restored: EMFILE only where the kernel would give it. */
-static int transient_pair(int type, int sv[2])
+ * RLIMIT_NOFILE the soft limit is raised just past the lowest free
+ * descriptor numbers (when the hard limit allows) until the engine has
+ * the request (nofile_restore): two for the pair, and a third with the
+ * engine as a thread of this process, which receives its end here.
+ * EMFILE only where the kernel would give it. */
+struct nofile_raise {
+	bool raised;
+	struct rlimit saved;
+};
+
+static int transient_pair(int type, int sv[2], struct nofile_raise *nr)
 {
 	struct rlimit rl, more;
 	rlim_t n, need = 0;
+	int want = kw_rt.cfg.engine == KW_ENGINE_PROCESS ? 2 : 3;
 	int found = 0, r, e;
 
+	nr->raised = false;
 	if (socketpair(AF_UNIX, type, 0, sv) == 0)
 		return 0;
 	e = errno;
@@ -254,7 +263,7 @@ static int transient_pair(int type, int sv[2])
 	}
 	/* Every number below the soft limit is taken; the kernel hands out
 	 * the lowest free ones above it. */
-	for (n = rl.rlim_cur; found < 2 && (rl.rlim_max == RLIM_INFINITY || n < rl.rlim_max) &&
+	for (n = rl.rlim_cur; found < want && (rl.rlim_max == RLIM_INFINITY || n < rl.rlim_max) &&
 			      n < rl.rlim_cur + 4096; n++) {
 		if (fcntl((int)n, F_GETFD) < 0 && errno == EBADF) {
 			found++;
@@ -263,15 +272,31 @@ static int transient_pair(int type, int sv[2])
 	}
 	more = rl;
 	more.rlim_cur = need;
-	if (found < 2 || setrlimit(RLIMIT_NOFILE, &more) != 0) {
+	if (found < want || setrlimit(RLIMIT_NOFILE, &more) != 0) {
 		errno = e;
 		return -1;
 	}
 	r = socketpair(AF_UNIX, type, 0, sv);
 	e = errno;
-	(void)setrlimit(RLIMIT_NOFILE, &rl);
+	if (r == 0) {
+		nr->raised = true;
+		nr->saved = rl;
+	} else {
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	errno = e;
 	return r;
+}
+
+/* Back to the program's own limit (descriptors above it stay valid). */
+static void nofile_restore(struct nofile_raise *nr)
+{
+	int e = errno;
+
+	if (nr->raised)
+		(void)setrlimit(RLIMIT_NOFILE, &nr->saved);
+	nr->raised = false;
+	errno = e;
 }
 
 bool kw_direct_connect(int fd, const struct sockaddr_in *sin, int *ret)
@@ -281,6 +306,7 @@ bool kw_direct_connect(int fd, const struct sockaddr_in *sin, int *ret)
 	uint32_t dst = ntohl(sin->sin_addr.s_addr);
 	struct kw_slot *s = kw_direct_slot(ref);
 	struct fd_traits t;
+	struct nofile_raise nr;
 	int sv[2], r;
 
 	if (s != NULL && atomic_load(&s->kind) != KW_SLOT_BOUND)
@@ -300,11 +326,12 @@ bool kw_direct_connect(int fd, const struct sockaddr_in *sin, int *ret)
 	carried_options(fd, &rq.opts);
 	rq.addr = dst;
 	rq.port = ntohs(sin->sin_port);
-	if (transient_pair(SOCK_STREAM | SOCK_CLOEXEC, sv) < 0)
+	if (transient_pair(SOCK_STREAM | SOCK_CLOEXEC, sv, &nr) < 0)
 		return fail(ret, errno == EMFILE || errno == ENFILE ? errno : ENOBUFS);
 	rq.filler = fill(sv[0], &rq.sndbuf);
 	r = kw_direct_request(&rq, &sv[1], 1, &newref);
 	kw_libc.close(sv[1]);
+	nofile_restore(&nr);
 	if (r != -EINPROGRESS) {
 		kw_libc.close(sv[0]);
 		if (s != NULL)
@@ -366,6 +393,7 @@ bool kw_direct_listen(int fd, int backlog, int *ret)
 	uint32_t ref = kw_direct_ref(fd), unused;
 	struct kw_slot *s = kw_direct_slot(ref);
 	struct fd_traits t;
+	struct nofile_raise nr;
 	int sv[2], r;
 
 	if (s == NULL)
@@ -381,10 +409,11 @@ bool kw_direct_listen(int fd, int backlog, int *ret)
 	rq.slot = kw_slot_ref_index(ref);
 	rq.gen = kw_slot_ref_gen(ref);
 	rq.backlog = backlog;
-	if (transient_pair(SOCK_SEQPACKET | SOCK_CLOEXEC, sv) < 0)
+	if (transient_pair(SOCK_SEQPACKET | SOCK_CLOEXEC, sv, &nr) < 0)
 		return fail(ret, errno == EMFILE || errno == ENFILE ? errno : ENOBUFS);
 	r = kw_direct_request(&rq, &sv[1], 1, &unused);
 	kw_libc.close(sv[1]);
+	nofile_restore(&nr);
 	if (r != 0) {
 		kw_libc.close(sv[0]);
 		return fail(ret, -r);

@@ -63,4 +63,44 @@ want=$(ip netns exec "$NS" python3 "$TMP/limit.py" "$KADDR" 7400 "$KADDR")
 is "$want" "connect:hello listen:ok socket:EMFILE" "the kernel: connect and listen at the limit work, then socket() is EMFILE"
 got=$(direct_exec python3 "$TMP/limit.py" "$KADDR" 7400 "$SADDR" 2>&1)
 is "$got" "$want" "direct mode: the same"
+
+# The engine's own descriptors run out: an engine process limited to 32
+# cannot take the end of a 30th connection. The request must be answered
+# (EMFILE), never dropped: before, connect() waited forever. The engine
+# started on demand above is stopped first, so the limited one serves.
+cat > "$TMP/many.py" <<'EOF2'
+# many.py PEER PORT N: N connections kept open; prints "ok K" (each read
+# its hello) and the errno names of the failures, then whether a
+# connection still works after half of them are closed.
+import errno, socket, sys
+peer = (sys.argv[1], int(sys.argv[2]))
+held, errs = [], {}
+for _ in range(int(sys.argv[3])):
+    s = socket.socket()
+    try:
+        s.connect(peer)
+        if s.recv(5) == b"hello":
+            held.append(s)
+    except OSError as e:
+        name = errno.errorcode.get(e.errno, str(e.errno))
+        errs[name] = errs.get(name, 0) + 1
+        s.close()
+for s in held[: len(held) // 2]:
+    s.close()
+again = socket.create_connection(peer)
+print("ok", len(held), " ".join("%s:%d" % kv for kv in sorted(errs.items())),
+      "again:" + again.recv(5).decode())
+EOF2
+stop_engines
+ip netns exec "$NS" sh -c "ulimit -n 32 && exec \"\$0\" engine --tap kwt0 --address $SADDR/24" \
+	"$KW_CMD" 2> "$TMP/engine.err" &
+engine=$!
+sleep 0.5
+got=$(direct_exec KEEPWIRE_ENGINE=process timeout 30 python3 "$TMP/many.py" "$KADDR" 7400 40 2>&1)
+st=$?
+kill -TERM "$engine" 2>/dev/null
+wait "$engine"
+is "$st" 0 "an engine out of descriptors: the program is answered, no connect() waits forever"
+like "$got" '^ok [1-9][0-9]* EMFILE:[1-9][0-9]* again:hello$' \
+	"... the connections it could not take fail with EMFILE, the others carry data, and it recovers"
 done_testing
