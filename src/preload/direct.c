@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <linux/kcmp.h>
 #include <linux/futex.h>
 #include <poll.h>
 #include <pthread.h>
@@ -23,6 +24,11 @@ bool kw_direct_enabled;
 struct kw_direct_client kw_dc = { .ctl_fd = -1 };
 
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The process whose memory holds the descriptor map: it is private
+ * (MAP_PRIVATE), so after fork each process has its own copy, but a vfork
+ * child writes straight into its parent's. */
+static _Atomic pid_t map_owner;
 
 static void describe(char *buf, size_t len)
 {
@@ -73,6 +79,7 @@ bool kw_direct_init(void)
 	}
 	describe(what, sizeof(what));
 	kw_log(KW_LOG_INFO, "direct mode: %s", what);
+	atomic_store(&map_owner, (pid_t)syscall(SYS_getpid));
 	kw_direct_enabled = true;
 	return true;
 }
@@ -123,6 +130,23 @@ bool kw_direct_routed(uint32_t dst)
 		if (kw_ipv4_net_contains(&c->routes[i], dst))
 			return true;
 	return false;
+}
+
+bool kw_direct_own_map(void)
+{
+	pid_t self = (pid_t)syscall(SYS_getpid);
+
+	if (self == atomic_load_explicit(&map_owner, memory_order_relaxed))
+		return true;
+	/* kcmp(KCMP_VM) 0: this process runs in its parent's address space
+	 * (a vfork parent is suspended until execve/_exit, so getppid() is
+	 * that parent). Anything else (another VM, or kcmp refused/missing)
+	 * is taken for a forked child with its own copy of the map, which
+	 * then owns it: one getpid() per call from there on. */
+	if (syscall(SYS_kcmp, self, getppid(), KCMP_VM, 0, 0) == 0)
+		return false;
+	atomic_store_explicit(&map_owner, self, memory_order_relaxed);
+	return true;
 }
 
 struct kw_slot *kw_direct_slot(uint32_t ref)

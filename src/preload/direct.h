@@ -50,6 +50,12 @@ static inline void kw_direct_map(int fd, uint32_t ref)
 void kw_direct_map_new(int fd, uint32_t ref);
 /* At initialisation: map the stack sockets an exec'd image inherited. */
 void kw_direct_adopt_inherited(void);
+/* False in a child that shares this process's memory (vfork, or clone
+ * with CLONE_VM) before it execs: the descriptor map there is its
+ * parent's, while its descriptors are its own, so close/dup must leave
+ * the map alone. Costs system calls only in a process other than the one
+ * that last answered true (direct.c). */
+bool kw_direct_own_map(void);
 
 /* The slot a reference names, or NULL when it has been freed since. */
 struct kw_slot *kw_direct_slot(uint32_t ref);

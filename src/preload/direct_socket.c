@@ -574,7 +574,7 @@ void kw_direct_forget(int fd)
 	uint32_t ref = kw_direct_ref(fd);
 	struct kw_slot *s = kw_direct_slot(ref);
 
-	if (ref == 0)
+	if (ref == 0 || !kw_direct_own_map())
 		return;
 	kw_direct_map(fd, 0);
 	/* Connections and listeners end when the engine sees the last copy of
@@ -591,6 +591,9 @@ void kw_direct_forget(int fd)
 
 void kw_direct_copy(int oldfd, int newfd)
 {
-	if (newfd >= 0 && newfd != oldfd)
+	if (newfd < 0 || newfd == oldfd ||
+	    (kw_direct_ref(oldfd) == 0 && kw_direct_ref(newfd) == 0))
+		return;
+	if (kw_direct_own_map())
 		kw_direct_map(newfd, kw_direct_ref(oldfd));
 }
