@@ -2,18 +2,28 @@
 # Real programs' process patterns in direct mode (issue 9, item 2), with
 # the engine as a process (the default): nginx with `daemon on` and two
 # workers, `redis-server --daemonize yes`, and `xargs -P 32` running 64
-# curl fetches. Servers listen on the stack's address, which only the
-# stack answers (the kernel does not have it), so a reply proves the
-# stack served it; the client fetches are checked by the source address
-# the kernel-side server logs. Needs root, /dev/net/tun, ip, curl,
-# python3, nginx, redis-server/redis-cli (Debian: nginx-light,
+# curl fetches; children started with posix_spawn and vfork+execve on an
+# inherited stack connection (tests/direct/spawn.c); shell pipelines
+# under `keepwire --direct`. Servers listen on the stack's address, which
+# only the stack answers (the kernel does not have it), so a reply proves
+# the stack served it; the client fetches are checked by the source
+# address the kernel-side server logs. Needs root, /dev/net/tun, ip, curl,
+# python3, socat, nginx, redis-server/redis-cli (Debian: nginx-light,
 # redis-server); a missing program skips its part.
 . "${KW_SRCDIR:-$(dirname "$0")/../..}/tests/lib/tap.sh"
 . "$KW_SRCDIR/tests/lib/direct.sh"
 
+SPAWN="$KW_BUILDDIR/tests/direct/spawn"
+[ -x "$SPAWN" ] || { echo "Bail out! $SPAWN is not built (make check builds it)"; exit 1; }
 direct_setup ddmn 227
-require_cmd curl python3 sha256sum
+require_cmd curl python3 sha256sum socat
 kernel() { ip netns exec "$NS" "$@"; }
+# The wrapper command, as a user runs it (the ASan runtime first where the
+# library is sanitized).
+kwd() {
+	ip netns exec "$NS" timeout 60 env ${KW_ASAN_RUNTIME:+LD_PRELOAD=$KW_ASAN_RUNTIME} \
+		"$KW_CMD" --direct --strict --tap kwt0 --address "$SADDR/24" -- "$@"
+}
 
 # Daemons must not outlive the test, whatever happens.
 daemon_pids=
@@ -120,5 +130,43 @@ socketserver.ThreadingTCPServer((sys.argv[1], 8081), H).serve_forever()
 	is "$(grep -c '^200 1048576$' "$TMP/xargs.out")" 64 "xargs -P 32: 64 curl fetches of 1 MiB all complete"
 	is "$(grep -c "^$SADDR 200" "$TMP/http.log")" 64 "... every one from the stack's address (none over the kernel)"
 	is "$(grep -ci busy "$TMP/xargs.err")" 0 "... none says the TAP device is busy"
+
+	# 5a. A pipeline wrapped whole: curl | sha256sum.
+	: > "$TMP/http.log"
+	out=$(kwd sh -c 'curl -sS --max-time 30 "$0" | sha256sum | cut -d" " -f1' \
+		"http://$KADDR:8081/1m" 2>&1)
+	is "$out" "$sum" "keepwire --direct sh -c 'curl … | sha256sum': the file's SHA-256"
+	is "$(grep -c "^$SADDR 200" "$TMP/http.log")" 1 "... fetched from the stack's address"
 fi
+
+# 4. posix_spawn and vfork+execve children writing on an inherited stack
+# connection: the parent's descriptor stays its stack socket, and the
+# numbers a vfork child dup2()s to do not turn into one in the parent.
+kernel env KW_T_KERNEL="$KADDR" timeout 30 "$SPAWN" peer 7200 > "$TMP/spawn.peer" 2>&1 &
+wait_for_line "$TMP/spawn.peer" '^listening$' 50
+direct_exec timeout 30 "$SPAWN" parent 7200 > "$TMP/spawn.out" 2>&1
+is "$?" 0 "spawn parent: exit 0"
+while read -r res what; do
+	case $res in
+	ok) ok 0 "$what" ;;
+	fail) ok 1 "$what" ;;
+	*) diag "$res $what" ;;
+	esac
+done < "$TMP/spawn.out"
+wait_for_line "$TMP/spawn.peer" '^eof$' 50
+is "$(tr '\n' ' ' < "$TMP/spawn.peer")" \
+	"listening accepted $SADDR spawn spawn-dup vfork parent eof " \
+	"the peer got the connection from the stack, both spawned children's, the vfork child's and the parent's lines, then FIN"
+
+# 5b. A pipeline wrapped whole: printf | socat to a kernel-side socat.
+kernel timeout 30 socat -d -d -u TCP4-LISTEN:7300,bind="$KADDR",reuseaddr \
+	CREATE:"$TMP/socat.got" 2> "$TMP/socat.log" &
+sock=$!
+wait_for_line "$TMP/socat.log" 'listening on' 50
+kwd sh -c 'printf "one\ntwo\nthree\n" | socat -u - TCP4:"$0":7300' "$KADDR" 2> "$TMP/socat.err"
+is "$?" 0 "keepwire --direct sh -c 'printf … | socat - TCP:…': exit 0"
+wait "$sock"
+is "$(tr '\n' ' ' < "$TMP/socat.got")" "one two three " "... the kernel-side socat got the three lines"
+like "$(grep 'accepting connection from' "$TMP/socat.log")" "from AF=2 $SADDR:[0-9]+ " \
+	"... from the stack's address"
 done_testing
