@@ -18,6 +18,8 @@
 struct dump {
 	FILE *f;
 	pid_t only;                    /* 0: every connection */
+	bool inodes;                   /* end each line with the program end's inode */
+	const struct kw_direct_shared *shared;
 	uint64_t now;
 };
 
@@ -80,22 +82,27 @@ static void one(struct kw_tcp *t, void *arg)
 		snprintf(owner, sizeof(owner), "-");
 	else
 		snprintf(owner, sizeof(owner), "%d", (int)pid);
-	fprintf(d->f, "%-12s %-21s %-21s %-14s %6u %8s %10s %6u %6u %7u %s\n",
+	fprintf(d->f, "%-12s %-21s %-21s %-14s %6u %8s %10s %6u %6u %7u %s",
 		kw_tcp_state_name(i.state), local, peer, ka, i.ka_probes, next, rtt, i.snd_cwnd,
 		i.unacked, i.total_retrans, owner);
+	if (d->inodes)
+		fprintf(d->f, " %llu", c != NULL && c->slot < KW_DIRECT_SLOTS ?
+			(unsigned long long)atomic_load(&d->shared->slot[c->slot].prog_ino) : 0ull);
+	fputc('\n', d->f);
 }
 
-void kw_engine_dump(struct kw_engine *E, int fd, pid_t only)
+void kw_engine_dump(struct kw_engine *E, int fd, pid_t only, bool inodes)
 {
-	struct dump d = { .only = only, .now = E->now };
+	struct dump d = { .only = only, .inodes = inodes, .shared = E->shared, .now = E->now };
 	char *buf = NULL;
 	size_t len = 0, off = 0;
 
 	d.f = open_memstream(&buf, &len);
 	if (d.f == NULL)
 		return;
-	fprintf(d.f, "%-12s %-21s %-21s %-14s %6s %8s %10s %6s %6s %7s %s\n", "STATE", "LOCAL",
-		"PEER", "KEEPALIVE", "PROBES", "NEXT", "RTT", "CWND", "UNACK", "RETRANS", "PID");
+	fprintf(d.f, "%-12s %-21s %-21s %-14s %6s %8s %10s %6s %6s %7s %s%s\n", "STATE", "LOCAL",
+		"PEER", "KEEPALIVE", "PROBES", "NEXT", "RTT", "CWND", "UNACK", "RETRANS", "PID",
+		inodes ? " INODE" : "");
 	kw_tcp_layer_foreach(kw_stack_tcp(E->stack), one, &d);
 	if (fclose(d.f) != 0)
 		return;

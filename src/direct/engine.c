@@ -316,7 +316,7 @@ static void handle_request(struct kw_engine *E, const struct kw_direct_request *
 		break;
 	case KW_OP_DUMP:
 		if (nfds == 1)
-			kw_engine_dump(E, fds[0], (pid_t)rq->addr);
+			kw_engine_dump(E, fds[0], (pid_t)rq->addr, (rq->port & KW_DUMP_INODES) != 0);
 		r = 0;
 		break;
 	case KW_OP_LINGER:

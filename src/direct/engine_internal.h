@@ -125,7 +125,7 @@ void kw_conn_publish(struct kw_engine *E, struct kw_conn *c);
 void kw_conn_oob_inline(struct kw_conn *c);
 /* KW_OP_DUMP (dump.c): the stack's connections as text into fd; only
  * those made by process only, unless it is 0. */
-void kw_engine_dump(struct kw_engine *E, int fd, pid_t only);
+void kw_engine_dump(struct kw_engine *E, int fd, pid_t only, bool inodes);
 void kw_engine_reply(struct kw_engine *E, uint32_t cell, int32_t result, uint32_t slot,
 		     uint32_t gen);
 /* KW_OP_LINGER: 1 when the reply is deferred (the conn holds the cell). */

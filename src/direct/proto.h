@@ -114,9 +114,13 @@ enum kw_direct_op {
 	KW_OP_LINGER,
 	/* keepwire show: the stack's connections as text, written to the one
 	 * attached descriptor (then closed); addr: only those made by that
-	 * process (0: all). No reply. */
+	 * process (0: all); port KW_DUMP_INODES: each line ends with the
+	 * inode of the program's end (0: none), for keepwire show PID to
+	 * name the descriptors that hold it. No reply. */
 	KW_OP_DUMP,
 };
+
+#define KW_DUMP_INODES 1u
 
 /* Options a socket carries into the stack (read from the kernel socket
  * the program configured before it connected or listened). */

@@ -18,7 +18,14 @@ sleep 0.3
 direct_exec KEEPWIRE_IDLE=45 KEEPWIRE_INTERVAL=5 KEEPWIRE_COUNT=4 python3 -c '
 import os, socket, sys, time
 s = socket.create_connection((sys.argv[1], 7300))
+os.dup2(s.fileno(), 9)
+child = os.fork()
+if child == 0:
+    time.sleep(30)
+    os._exit(0)
 print("pid", os.getpid())
+print("child", child)
+print("fd", s.fileno())
 print("connected", s.getsockname()[1], flush=True)
 time.sleep(30)
 ' "$KADDR" > "$TMP/client.out" 2>&1 &
@@ -26,6 +33,8 @@ wait_for_line "$TMP/client.out" '^connected' 50
 ok $? "a python3 client under direct mode connects to the kernel and stays idle"
 port=$(sed -n 's/^connected //p' "$TMP/client.out")
 pid=$(sed -n 's/^pid //p' "$TMP/client.out")
+child=$(sed -n 's/^child //p' "$TMP/client.out")
+fd=$(sed -n 's/^fd //p' "$TMP/client.out")
 
 out=$(ip netns exec "$NS" "$KW_CMD" show --engine kwt0)
 ok $? "keepwire show --engine kwt0 exits 0"
@@ -43,6 +52,12 @@ diag "$out"
 like "$out" "keepwire's stack on TAP device kwt0" "... has a section for keepwire's stack"
 like "$(printf '%s\n' "$out" | sed -n '/keepwire.s stack/,$p')" "ESTABLISHED +$SADDR:$port +$KADDR:7300 " \
 	"... listing the client's stack connection"
+like "$(printf '%s\n' "$out" | sed -n '/keepwire.s stack/,$p')" "^$fd,9 +ESTABLISHED +$SADDR:$port " \
+	"... by the descriptors that hold it ($fd and its dup2 copy 9)"
+out=$("$KW_CMD" show "$child")
+diag "$out"
+like "$(printf '%s\n' "$out" | sed -n '/keepwire.s stack/,$p')" "^$fd,9 +ESTABLISHED +$SADDR:$port .* $pid\$" \
+	"keepwire show CHILD: a forked child lists the connection it inherited, by descriptor, made by its parent"
 
 err=$(ip netns exec "$NS" "$KW_CMD" show --engine nosuch 2>&1)
 status=$?
