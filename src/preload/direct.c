@@ -7,6 +7,7 @@
 #include "core/keepalive.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <linux/kcmp.h>
 #include <linux/futex.h>
@@ -18,6 +19,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 bool kw_direct_enabled;
@@ -84,6 +86,48 @@ bool kw_direct_init(void)
 	return true;
 }
 
+/* A copy of the engine channel at the highest free number below the soft
+ * descriptor limit (not avoid), as a shell keeps its script at 255: the
+ * program's own descriptors keep the numbers they would have on the
+ * kernel, and select()-sized tables never see it. -1 when no high number
+ * is free (then the channel stays where it is). */
+static int ctl_place(int fd, int avoid)
+{
+	struct rlimit rl;
+	long top = 1024;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		top = rl.rlim_cur < (rlim_t)KW_FD_TABLE_SIZE ? (long)rl.rlim_cur : KW_FD_TABLE_SIZE;
+	for (long n = top - 1; n > fd && n >= top - 64; n--) {
+		int moved;
+
+		if (n == avoid || kw_libc.fcntl((int)n, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		moved = kw_libc.fcntl(fd, F_DUPFD_CLOEXEC, (int)n);
+		if (moved == n)
+			return moved;
+		if (moved < 0)
+			return -1;
+		kw_libc.close(moved);       /* taken meanwhile: try lower */
+	}
+	return -1;
+}
+
+void kw_direct_ctl_evict(int fd)
+{
+	int ctl = atomic_load(&kw_dc.ctl_fd), moved;
+
+	if (fd != ctl || ctl < 0)
+		return;
+	moved = ctl_place(ctl, ctl);
+	if (moved < 0)
+		moved = kw_libc.fcntl(ctl, F_DUPFD_CLOEXEC, 3);
+	if (moved >= 0) {
+		atomic_store(&kw_dc.ctl_fd, moved);
+		kw_libc.close(ctl);
+	}
+}
+
 int kw_direct_ensure(void)
 {
 	struct kw_engine_link link;
@@ -100,7 +144,13 @@ int kw_direct_ensure(void)
 
 		if (r == 0) {
 			kw_dc.shared = link.shared;
-			kw_dc.ctl_fd = link.ctl_fd;
+			int high = ctl_place(link.ctl_fd, -1);
+
+			if (high >= 0) {
+				kw_libc.close(link.ctl_fd);
+				link.ctl_fd = high;
+			}
+			atomic_store(&kw_dc.ctl_fd, link.ctl_fd);
 			atomic_store_explicit(&kw_dc.started, 1, memory_order_release);
 			kw_log(KW_LOG_DEBUG, "direct mode: %s", process ? "attached to the engine "
 			       "process" : "stack thread started");

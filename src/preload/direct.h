@@ -22,8 +22,12 @@ extern bool kw_direct_enabled;
 struct kw_direct_client {
 	_Atomic int started;           /* 0: not yet, 1: running, -1: failed */
 	struct kw_direct_shared *shared;
-	int ctl_fd;
+	/* The request channel to the engine: the one descriptor of ours in
+	 * the program, kept at a high number and out of the program's reach
+	 * (close, dup2 onto it, close_range: see kw_direct_ctl_*). */
+	_Atomic int ctl_fd;
 	_Atomic uint32_t *fdmap;       /* KW_FD_TABLE_SIZE slot references */
+	_Atomic int fd_high;           /* no stack socket was ever mapped above */
 };
 extern struct kw_direct_client kw_dc;
 
@@ -41,8 +45,11 @@ static inline uint32_t kw_direct_ref(int fd)
 
 static inline void kw_direct_map(int fd, uint32_t ref)
 {
-	if (kw_direct_enabled && fd >= 0 && fd < KW_FD_TABLE_SIZE)
+	if (kw_direct_enabled && fd >= 0 && fd < KW_FD_TABLE_SIZE) {
 		atomic_store_explicit(&kw_dc.fdmap[fd], ref, memory_order_relaxed);
+		if (ref != 0 && fd > atomic_load_explicit(&kw_dc.fd_high, memory_order_relaxed))
+			atomic_store_explicit(&kw_dc.fd_high, fd, memory_order_relaxed);
+	}
 }
 
 /* A descriptor now names a stack socket (ref): map it and record its
@@ -56,6 +63,19 @@ void kw_direct_adopt_inherited(void);
  * the map alone. Costs system calls only in a process other than the one
  * that last answered true (direct.c). */
 bool kw_direct_own_map(void);
+
+/* fd is the engine channel: the program never opened it, so close, dup
+ * and the like get EBADF, as on the kernel. */
+static inline bool kw_direct_is_ctl(int fd)
+{
+	return kw_direct_enabled && fd >= 0 && fd == atomic_load(&kw_dc.ctl_fd);
+}
+/* The program is about to make fd name something else (dup2 onto it):
+ * move the engine channel out of its way first. */
+void kw_direct_ctl_evict(int fd);
+/* Descriptors [first, last] are about to be closed (close_range,
+ * closefrom): forget the stack sockets among them. */
+void kw_direct_forget_range(unsigned first, unsigned last);
 
 /* The slot a reference names, or NULL when it has been freed since. */
 struct kw_slot *kw_direct_slot(uint32_t ref);

@@ -589,6 +589,15 @@ void kw_direct_forget(int fd)
 	}
 }
 
+void kw_direct_forget_range(unsigned first, unsigned last)
+{
+	unsigned high = (unsigned)atomic_load(&kw_dc.fd_high);
+
+	for (unsigned fd = first; fd <= last && fd <= high; fd++)
+		if (kw_direct_ref((int)fd) != 0)
+			kw_direct_forget((int)fd);
+}
+
 void kw_direct_copy(int oldfd, int newfd)
 {
 	if (newfd < 0 || newfd == oldfd ||
