@@ -162,7 +162,6 @@ struct kw_tcp {
 	unsigned persist_shift;
 	/* TCP_USER_TIMEOUT (RFC 5482) and probe accounting (tcp_timer.c) */
 	uint64_t user_timeout;  /* 0: off */
-	uint64_t rtx_armed_at;  /* when the RTO was last started */
 	uint64_t rtx_stamp;     /* start of the current retransmission series */
 	bool rtx_stamped;       /* rtx_stamp is set (Linux retrans_stamp != 0) */
 	unsigned probes_out;    /* zero-window probes since the last ACK */

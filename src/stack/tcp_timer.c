@@ -64,7 +64,6 @@ void tcp_timer_update(struct kw_tcp *c)
 void tcp_rtx_arm(struct kw_tcp *c, uint64_t now_ns)
 {
 	c->persist = false;
-	c->rtx_armed_at = now_ns;
 	c->rtx_at = now_ns + c->rto;
 	tcp_timer_update(c);
 }
