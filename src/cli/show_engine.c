@@ -42,8 +42,10 @@ static int attach(const char *tap, char *why, size_t whylen)
 	r = kw_fd_recv(fd, &hello, sizeof(hello), &memfd, 1, &n, MSG_CMSG_CLOEXEC);
 	if (n == 1)
 		close(memfd);           /* the shared region: not needed to list */
+	/* -EBUSY: a program's stack thread (KEEPWIRE_ENGINE=thread), which
+	 * answers listings only. */
 	if (r != (ssize_t)sizeof(hello) || hello.magic != KW_HELLO_MAGIC ||
-	    hello.version != KW_HELLO_VERSION || hello.result != 0) {
+	    hello.version != KW_HELLO_VERSION || (hello.result != 0 && hello.result != -EBUSY)) {
 		snprintf(why, whylen, "the engine at %s refused us (%s)", shown,
 			 r == (ssize_t)sizeof(hello) && hello.result != 0 ? strerror(-hello.result)
 									  : "another version");
@@ -248,8 +250,7 @@ void kw_show_stack_of(pid_t pid)
 	 * another process made. */
 	n = sockets_of(pid, &h);
 	if (listing(tap, 0, KW_DUMP_INODES, &text, why, sizeof(why)) != 0)
-		printf("(%s; with KEEPWIRE_ENGINE=thread the stack is inside the program "
-		       "and is not listed)\n", why);
+		printf("(%s)\n", why);
 	else
 		print_held(text, pid, h, n);
 	free(text);

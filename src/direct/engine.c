@@ -8,6 +8,7 @@
 #include "direct/engine.h"
 #include "direct/engine_internal.h"
 #include "direct/fdpass.h"
+#include "direct/thread_show.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -639,6 +640,7 @@ static void fork_child(void)
 		return;
 	engine = NULL;
 	pthread_mutex_unlock(&E->lock);
+	kw_thread_show_close(E);
 	close(kw_tap_fd(E->tap));
 	close(E->epfd);
 	close(E->ctl_fd);
@@ -845,6 +847,7 @@ fail:
 
 void kw_engine_destroy(struct kw_engine *E)
 {
+	kw_thread_show_close(E);
 	if (E->ctl_fd >= 0)
 		close(E->ctl_fd);
 	if (E->epfd >= 0)
@@ -887,6 +890,7 @@ int kw_engine_start(const struct kw_config *cfg, struct kw_engine_link *out,
 		goto fail;
 	}
 
+	kw_thread_show_open(E, cfg->tap_name);
 	engine = E;
 	if (!atfork_done) {
 		pthread_atfork(fork_prepare, fork_parent, fork_child);

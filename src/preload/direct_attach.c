@@ -96,6 +96,11 @@ static int greet(int fd, struct kw_engine_link *out, char *err, size_t errlen)
 			 h.version, KW_HELLO_VERSION);
 		goto fail;
 	}
+	if (h.result == -EBUSY) {
+		snprintf(err, errlen, "the TAP device is in use by another program's stack thread "
+			 "(KEEPWIRE_ENGINE=thread), not by an engine process it could share");
+		goto fail;
+	}
 	if (h.result != 0 || nfds != 1) {
 		snprintf(err, errlen, "the engine refused this program: %s (it serves "
 			 "only its own user and root)", strerror(h.result ? -h.result : EPROTO));

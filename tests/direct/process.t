@@ -126,16 +126,16 @@ wait "$eng"
 is "$?" 0 "keepwire engine exits 0 on SIGTERM"
 is "$(engines)" 0 "... and is gone"
 
-# 8. An engine that cannot get the device: the program says so (and exits
-# 2 under KEEPWIRE_STRICT=1) instead of using the kernel.
+# 8. The device held by another program's engine thread: the program says
+# so (and exits 2 under KEEPWIRE_STRICT=1) instead of using the kernel.
 listening reader 7107 "$TMP/never"
 direct_exec KEEPWIRE_ENGINE=thread "$HELP" fetch 7107 > /dev/null 2>&1 &
 holder=$!
 sleep 0.5
 out=$(pdirect "$HELP" fetch 7107 2>&1)
 is "$?" 2 "the device is held by a program's own engine thread: exit 2 (KEEPWIRE_STRICT=1)"
-like "$out" 'KEEPWIRE_TAP=kwt0: the engine could not start: TAP device kwt0 is busy' \
-	"... with the engine's reason"
+like "$out" "KEEPWIRE_TAP=kwt0: the TAP device is in use by another program's stack thread" \
+	"... and says whose (the thread answers on the engine's name)"
 kill $(jobs -p) 2>/dev/null
 wait 2>/dev/null
 done_testing

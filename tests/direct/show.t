@@ -59,6 +59,39 @@ diag "$out"
 like "$(printf '%s\n' "$out" | sed -n '/keepwire.s stack/,$p')" "^$fd,9 +ESTABLISHED +$SADDR:$port .* $pid\$" \
 	"keepwire show CHILD: a forked child lists the connection it inherited, by descriptor, made by its parent"
 
+# The engine as a thread of the program: it answers listings on the
+# engine's name too, and a program wanting an engine process is told why
+# it cannot have one.
+kill $(sed -n 's/^\(pid\|child\) //p' "$TMP/client.out") 2>/dev/null
+stop_engines
+ip netns exec "$NS" nc -l "$KADDR" 7301 >/dev/null &
+sleep 0.3
+direct_exec KEEPWIRE_ENGINE=thread KEEPWIRE_IDLE=45 python3 -c '
+import os, socket, sys, time
+s = socket.create_connection((sys.argv[1], 7301))
+print("pid", os.getpid())
+print("fd", s.fileno())
+print("connected", s.getsockname()[1], flush=True)
+time.sleep(30)
+' "$KADDR" > "$TMP/thread.out" 2>&1 &
+wait_for_line "$TMP/thread.out" '^connected' 50
+tport=$(sed -n 's/^connected //p' "$TMP/thread.out")
+tpid=$(sed -n 's/^pid //p' "$TMP/thread.out")
+tfd=$(sed -n 's/^fd //p' "$TMP/thread.out")
+out=$("$KW_CMD" show "$tpid")
+diag "$out"
+like "$(printf '%s\n' "$out" | sed -n '/keepwire.s stack/,$p')" "^$tfd +ESTABLISHED +$SADDR:$tport +$KADDR:7301 " \
+	"KEEPWIRE_ENGINE=thread: keepwire show PID lists the stack connection by descriptor"
+out=$(ip netns exec "$NS" "$KW_CMD" show --engine kwt0)
+like "$out" "ESTABLISHED +$SADDR:$tport +$KADDR:7301 " "... and keepwire show --engine lists it"
+err=$(direct_exec KEEPWIRE_ENGINE=process KEEPWIRE_STRICT=0 python3 -c '
+import socket, sys
+s = socket.create_connection((sys.argv[1], 7301), timeout=3)
+' "$KADDR" 2>&1)
+like "$err" "in use by another program.s stack thread" \
+	"... and a program wanting an engine process is told the device is another program's"
+kill "$tpid" 2>/dev/null
+
 err=$(ip netns exec "$NS" "$KW_CMD" show --engine nosuch 2>&1)
 status=$?
 is "$status" 1 "keepwire show --engine for a device no engine serves: status 1"
