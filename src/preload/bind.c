@@ -1,6 +1,8 @@
-/* bind(2) and listen(2): in direct mode, a TCP socket bound to the stack's
- * address or to INADDR_ANY gets a place on the stack, and becomes a stack
- * listener when it listens. Everything else is the kernel's. */
+/* bind(2), listen(2) and a listener's shutdown(2): in direct mode, a TCP
+ * socket bound to the stack's address or to INADDR_ANY gets a place on
+ * the stack, becomes a stack listener when it listens, and stops
+ * listening when its reading side is shut. Everything else is the
+ * kernel's. */
 #include "config.h"
 #include "preload/runtime.h"
 #include "preload/libc.h"
@@ -47,4 +49,18 @@ KW_EXPORT int listen(int fd, int backlog)
 		errno = saved;
 	}
 	return kw_libc.listen(fd, backlog);
+}
+
+KW_EXPORT int shutdown(int fd, int how)
+{
+	int saved, ret;
+
+	kw_init_once();
+	if (kw_direct_enabled) {
+		saved = errno;
+		if (kw_direct_shutdown_listener(fd, how, &ret))
+			return ret;
+		errno = saved;
+	}
+	return kw_libc.shutdown(fd, how);
 }

@@ -64,6 +64,11 @@ void kw_direct_adopt_inherited(void);
  * that last answered true (direct.c). */
 bool kw_direct_own_map(void);
 
+/* shutdown() of a stack listener, as Linux's inet_shutdown: SHUT_WR does
+ * nothing; SHUT_RD/SHUT_RDWR stop the listening (the stack closes it,
+ * accept() fails with EINVAL, a blocked one wakes). False when fd is not
+ * a stack listener. */
+bool kw_direct_shutdown_listener(int fd, int how, int *ret);
 /* fd is the engine channel: the program never opened it, so close, dup
  * and the like get EBADF, as on the kernel. */
 static inline bool kw_direct_is_ctl(int fd)

@@ -474,6 +474,8 @@ bool kw_direct_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags, 
 		*ret = -1;
 		return true;
 	}
+	if (r == 0 && n == 0)
+		return fail(ret, EINVAL);   /* no longer listening (shut down) */
 	if (r != (ssize_t)sizeof(msg) || n != 1) {
 		if (n == 1)
 			kw_libc.close(nfd);
@@ -488,6 +490,28 @@ bool kw_direct_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags, 
 	if (ns != NULL)
 		fill_sockaddr(addr, len, atomic_load(&ns->raddr), atomic_load(&ns->rport));
 	*ret = nfd;
+	return true;
+}
+
+bool kw_direct_shutdown_listener(int fd, int how, int *ret)
+{
+	struct kw_slot *s = kw_direct_slot(kw_direct_ref(fd));
+
+	if (s == NULL || atomic_load(&s->kind) != KW_SLOT_LISTENER)
+		return false;
+	if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
+		return fail(ret, EINVAL);
+	if (how == SHUT_WR) {
+		*ret = 0;
+		return true;
+	}
+	/* Both ways on our end: the engine's end hangs up, so the engine
+	 * closes the stack listener at once (new SYNs meet a RST, as after
+	 * the kernel's tcp_disconnect), and our end reads EOF from now on,
+	 * which accept() turns into EINVAL. */
+	if (kw_libc.shutdown(fd, SHUT_RDWR) != 0)
+		return fail(ret, errno);
+	*ret = 0;
 	return true;
 }
 

@@ -80,6 +80,11 @@ static int sys_listen(int fd, int backlog)
 	return (int)syscall(SYS_listen, fd, backlog);
 }
 
+static int sys_shutdown(int fd, int how)
+{
+	return (int)syscall(SYS_shutdown, fd, how);
+}
+
 static int sys_getsockname(int fd, kw_sockaddr_arg addr, socklen_t *restrict len)
 {
 	return (int)syscall(SYS_getsockname, fd, *(void **)&addr, len);
@@ -173,6 +178,7 @@ void kw_libc_resolve(void)
 	RESOLVE(dup3, sys_dup3);
 	RESOLVE(bind, sys_bind);
 	RESOLVE(listen, sys_listen);
+	RESOLVE(shutdown, sys_shutdown);
 	RESOLVE(getsockname, sys_getsockname);
 	RESOLVE(getpeername, sys_getpeername);
 	RESOLVE(read, sys_read);

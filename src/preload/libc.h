@@ -38,6 +38,7 @@ struct kw_libc {
 	/* direct mode */
 	int (*bind)(int fd, kw_const_sockaddr_arg addr, socklen_t len);
 	int (*listen)(int fd, int backlog);
+	int (*shutdown)(int fd, int how);
 	int (*getsockname)(int fd, kw_sockaddr_arg addr, socklen_t *restrict len);
 	int (*getpeername)(int fd, kw_sockaddr_arg addr, socklen_t *restrict len);
 	ssize_t (*read)(int fd, void *buf, size_t n);
