@@ -16,18 +16,6 @@
 direct_setup ddesc 225
 require_cmd python3
 
-cat > "$TMP/peer.py" <<'PY'
-import socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], int(sys.argv[2])))
-s.listen(16)
-print("listening", flush=True)
-while True:
-    c, _ = s.accept()
-    c.sendall(b"hello")
-    c.close()
-PY
 cat > "$TMP/prog.py" <<'PY'
 # prog.py PEER PORT: one word per step; the same on the kernel and in
 # direct mode.
@@ -90,8 +78,7 @@ hello("after-closefrom")
 print(" ".join(out))
 PY
 
-ip netns exec "$NS" timeout 60 python3 "$TMP/peer.py" "$KADDR" 7400 > "$TMP/peer" 2>&1 &
-wait_for_line "$TMP/peer" '^listening$' 50
+hello_peer 7400
 # The kernel's numbers: the same program without keepwire, its peer
 # reached over the kernel's side of the TAP device's subnet.
 want=$(ip netns exec "$NS" python3 "$TMP/prog.py" "$KADDR" 7400 2>&1)

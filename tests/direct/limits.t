@@ -12,18 +12,6 @@
 direct_setup dlim 226
 require_cmd python3
 
-cat > "$TMP/peer.py" <<'EOF'
-import socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], int(sys.argv[2])))
-s.listen(8)
-print("listening", flush=True)
-while True:
-    c, _ = s.accept()
-    c.sendall(b"hello")
-    c.close()
-EOF
 cat > "$TMP/limit.py" <<'EOF'
 # limit.py PEER PORT LISTEN_ADDR: at the descriptor limit, connect and
 # listen; prints one word per step.
@@ -57,8 +45,7 @@ except OSError as e:
 print(" ".join(out))
 EOF
 
-ip netns exec "$NS" timeout 60 python3 "$TMP/peer.py" "$KADDR" 7400 > "$TMP/peer" 2>&1 &
-wait_for_line "$TMP/peer" '^listening$' 50
+hello_peer 7400
 want=$(ip netns exec "$NS" python3 "$TMP/limit.py" "$KADDR" 7400 "$KADDR")
 is "$want" "connect:hello listen:ok socket:EMFILE" "the kernel: connect and listen at the limit work, then socket() is EMFILE"
 got=$(direct_exec python3 "$TMP/limit.py" "$KADDR" 7400 "$SADDR" 2>&1)

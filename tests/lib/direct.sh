@@ -57,3 +57,22 @@ stop_engines() {
 	done
 	kill -KILL $_pids 2>/dev/null
 }
+
+# hello_peer PORT: a kernel-side server on the kernel's address in the
+# namespace that greets every connection with "hello" and closes it;
+# returns once it listens (60 s at most, then it exits by itself).
+hello_peer() {
+	ip netns exec "$NS" timeout 60 python3 -c '
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(16)
+print("listening", flush=True)
+while True:
+    c, _ = s.accept()
+    c.sendall(b"hello")
+    c.close()
+' "$KADDR" "$1" > "$TMP/hello.$1" 2>&1 &
+	wait_for_line "$TMP/hello.$1" '^listening$' 50
+}
