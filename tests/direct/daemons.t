@@ -105,11 +105,10 @@ fi
 
 # 3. xargs -P 32: 64 curl processes under one keepwire, each over the stack.
 # Not with the sanitizer runtime preloaded (distcheck): curl then hangs in
-# its first setlocale() on glibc's locale lock whenever libkeepwire.so is
-# loaded after libasan, in socket mode too (seen 2026-12-04; not yet
-# understood, see README "Limits").
+# its second setlocale() on glibc's locale lock, with the ASan runtime
+# alone too (LD_PRELOAD=libasan.so curl ...; no keepwire involved).
 if [ -n "${KW_ASAN_RUNTIME:-}" ]; then
-	skip "xargs -P 32 curl: curl hangs in setlocale under the ASan runtime + keepwire (known issue)"
+	skip "xargs -P 32 curl: curl hangs in setlocale under a preloaded ASan runtime, keepwire or not"
 	skip "... every one from the stack's address"
 	skip "... none says the TAP device is busy"
 else
