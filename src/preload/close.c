@@ -33,6 +33,7 @@ KW_EXPORT int close(int fd)
 	}
 	kw_fd_set(fd, KW_FD_UNKNOWN);
 	if (kw_direct_enabled) {
+		kw_direct_epoll_closing(fd);
 		linger = kw_direct_linger_ref(fd);
 		kw_direct_forget(fd);
 	}
@@ -64,6 +65,8 @@ static bool not_ours(int oldfd, int newfd)
 	}
 	if (kw_direct_is_ctl(newfd))
 		kw_direct_ctl_evict(newfd);
+	if (kw_direct_enabled && newfd >= 0)
+		kw_direct_epoll_closing(newfd);
 	return false;
 }
 
@@ -111,12 +114,15 @@ static int close_range_around(unsigned first, unsigned last, int flags)
 	if (!(flags & CLOSE_RANGE_CLOEXEC)) {
 		if (kw_direct_enabled)
 			kw_direct_forget_range(first, last);
-		/* The socket-mode table only up to the descriptor limit. */
+		/* The per-number tables only up to the descriptor limit. */
 		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
 		    rl.rlim_cur <= (rlim_t)top)
 			top = rl.rlim_cur ? (unsigned)rl.rlim_cur - 1 : 0;
-		for (unsigned fd = first; fd <= top && fd < KW_FD_TABLE_SIZE; fd++)
+		for (unsigned fd = first; fd <= top && fd < KW_FD_TABLE_SIZE; fd++) {
 			kw_fd_set((int)fd, KW_FD_UNKNOWN);
+			if (kw_direct_enabled)
+				kw_direct_epoll_closing((int)fd);
+		}
 	}
 	if (ctl >= 0 && (unsigned)ctl >= first && (unsigned)ctl <= last &&
 	    !(flags & CLOSE_RANGE_CLOEXEC)) {

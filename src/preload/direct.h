@@ -64,6 +64,12 @@ void kw_direct_adopt_inherited(void);
  * that last answered true (direct.c). */
 bool kw_direct_own_map(void);
 
+/* epoll registrations of sockets that may still be replaced (epoll.c):
+ * made again for the new file after connect/listen replaced fd; forgotten
+ * when fd becomes a new socket; dropped with an epoll set being closed. */
+void kw_direct_epoll_replay(int fd);
+void kw_direct_epoll_forget_fd(int fd);
+void kw_direct_epoll_closing(int fd);
 /* shutdown() of a stack listener, as Linux's inet_shutdown: SHUT_WR does
  * nothing; SHUT_RD/SHUT_RDWR stop the listening (the stack closes it,
  * accept() fails with EINVAL, a blocked one wakes). False when fd is not

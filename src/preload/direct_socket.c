@@ -154,6 +154,7 @@ static int replace_fd(int from, int fd, const struct fd_traits *t)
 	if (t->sndtimeo.tv_sec || t->sndtimeo.tv_usec)
 		kw_libc.setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &t->sndtimeo, sizeof(t->sndtimeo));
 	kw_fd_set(fd, KW_FD_OTHER);
+	kw_direct_epoll_replay(fd);
 	return 0;
 }
 

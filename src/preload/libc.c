@@ -85,6 +85,11 @@ static int sys_shutdown(int fd, int how)
 	return (int)syscall(SYS_shutdown, fd, how);
 }
 
+static int sys_epoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
+{
+	return (int)syscall(SYS_epoll_ctl, epfd, op, fd, event);
+}
+
 static int sys_getsockname(int fd, kw_sockaddr_arg addr, socklen_t *restrict len)
 {
 	return (int)syscall(SYS_getsockname, fd, *(void **)&addr, len);
@@ -179,6 +184,7 @@ void kw_libc_resolve(void)
 	RESOLVE(bind, sys_bind);
 	RESOLVE(listen, sys_listen);
 	RESOLVE(shutdown, sys_shutdown);
+	RESOLVE(epoll_ctl, sys_epoll_ctl);
 	RESOLVE(getsockname, sys_getsockname);
 	RESOLVE(getpeername, sys_getpeername);
 	RESOLVE(read, sys_read);

@@ -5,6 +5,7 @@
 #ifndef KW_PRELOAD_LIBC_H
 #define KW_PRELOAD_LIBC_H
 
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -54,6 +55,7 @@ struct kw_libc {
 			  kw_const_sockaddr_arg addr, socklen_t len);
 	ssize_t (*sendmsg)(int fd, const struct msghdr *msg, int flags);
 	int (*fcntl)(int fd, int cmd, ...);
+	int (*epoll_ctl)(int epfd, int op, int fd, struct epoll_event *event);
 };
 
 /* Filled by kw_libc_resolve(), called once from keepwire's initialisation. */

@@ -39,7 +39,7 @@ run thread
 
 ip netns exec "$NS" "$KW_CMD" engine --tap kwt0 --address "$SADDR/24" 2> "$TMP/engine.err" &
 engine=$!
-sleep 0.5
+wait_for_line "$TMP/engine.err" 'serving TAP device' 50
 kill -0 "$engine" 2>/dev/null
 ok $? "keepwire engine --tap kwt0 serves the process placement" || diag "$(cat "$TMP/engine.err")"
 run process KW_T_ENGINE_PID="$engine"

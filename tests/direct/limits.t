@@ -82,7 +82,7 @@ stop_engines
 ip netns exec "$NS" sh -c "ulimit -n 32 && exec \"\$0\" engine --tap kwt0 --address $SADDR/24" \
 	"$KW_CMD" 2> "$TMP/engine.err" &
 engine=$!
-sleep 0.5
+wait_for_line "$TMP/engine.err" 'serving TAP device' 50
 got=$(direct_exec KEEPWIRE_ENGINE=process timeout 30 python3 "$TMP/many.py" "$KADDR" 7400 40 2>&1)
 st=$?
 kill -TERM "$engine" 2>/dev/null
