@@ -17,6 +17,7 @@
  * kernel). */
 #define _GNU_SOURCE
 #include "tests/tap.h"
+#include "tests/direct/helpers.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -52,68 +53,6 @@ static int okf(int cond, const char *fmt, ...)
 	vsnprintf(desc, sizeof(desc), fmt, ap);
 	va_end(ap);
 	return tap_ok(cond, desc);
-}
-
-static struct sockaddr_in sin_of(const char *addr, int port)
-{
-	struct sockaddr_in sin;
-
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((uint16_t)port);
-	inet_pton(AF_INET, addr, &sin.sin_addr);
-	return sin;
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000 + (double)ts.tv_nsec / 1e6;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-/* A listener on the kernel's address: it stays on the kernel. */
-static int kernel_listener(void)
-{
-	struct sockaddr_in at = sin_of(kernel_addr, 0);
-	int l = socket(AF_INET, SOCK_STREAM, 0);
-
-	if (bind(l, (struct sockaddr *)&at, sizeof(at)) != 0 || listen(l, 16) != 0)
-		return -1;
-	return l;
-}
-
-static int port_of(int fd)
-{
-	struct sockaddr_in me;
-	socklen_t len = sizeof(me);
-
-	if (getsockname(fd, (struct sockaddr *)&me, &len) != 0)
-		return -1;
-	return ntohs(me.sin_port);
-}
-
-/* A stack connection to the kernel listener l; *k: the kernel's end. */
-static int stack_connect(int l, int *k)
-{
-	struct sockaddr_in at = sin_of(kernel_addr, port_of(l));
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	*k = -1;
-	if (connect(fd, (struct sockaddr *)&at, sizeof(at)) != 0) {
-		close(fd);
-		return -1;
-	}
-	*k = accept(l, NULL, NULL);
-	return fd;
 }
 
 /* Until the kernel socket k has every byte it sent acknowledged. */
@@ -164,7 +103,7 @@ static void test_unread(int l, bool kill_it)
 {
 	static char data[100 * 1024];
 	const char *how = kill_it ? "killed by SIGKILL" : "closes it";
-	int k, go[2], ready[2], s = stack_connect(l, &k);
+	int k, go[2], ready[2], s = connect_pair(kernel_addr, l, &k);
 	pid_t pid;
 	double ms;
 	size_t bytes;
@@ -218,7 +157,7 @@ static void test_unread(int l, bool kill_it)
 static void test_written_then_killed(int l)
 {
 	static char buf[64 * 1024];
-	int k, rep[2], s = stack_connect(l, &k);
+	int k, rep[2], s = connect_pair(kernel_addr, l, &k);
 	size_t written = 0, bytes;
 	const char *seen;
 	double ms;
@@ -267,7 +206,7 @@ static void test_written_then_killed(int l)
 static int reset_connection(int l)
 {
 	struct linger lg = { 1, 0 };
-	int k, s = stack_connect(l, &k);
+	int k, s = connect_pair(kernel_addr, l, &k);
 
 	if (s < 0 || k < 0) {
 		tap_diag("connecting: %s", strerror(errno));
@@ -375,7 +314,7 @@ static void test_dead_for_every_writer(int l)
  * hooks, EPIPE for a raw write. */
 static void test_dead_after_timeout(int l, const char *tap)
 {
-	int k, s = stack_connect(l, &k), one = 1, e;
+	int k, s = connect_pair(kernel_addr, l, &k), one = 1, e;
 	char cmd[512];
 	double t0;
 
@@ -600,7 +539,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	l = kernel_listener();
+	l = listener_on(kernel_addr);
 	if (!okf(l >= 0, "a listener on the kernel's address"))
 		return tap_done();
 	if (argc < 2 || strcmp(argv[1], "unread") == 0) {
@@ -615,7 +554,7 @@ int main(int argc, char **argv)
 	if (argc < 2 || strcmp(argv[1], "cells") == 0)
 		test_cells();
 	if (argc < 2 || strcmp(argv[1], "rlimit") == 0) {
-		int k, s = stack_connect(l, &k);   /* attached to the engine */
+		int k, s = connect_pair(kernel_addr, l, &k);   /* attached to the engine */
 
 		close(s);
 		close(k);

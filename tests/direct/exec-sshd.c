@@ -24,6 +24,7 @@
  * The images print TAP lines; exec.t counts them. */
 #define _GNU_SOURCE
 #include "tests/tap.h"
+#include "tests/direct/helpers.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -69,17 +70,6 @@ static int is_int(int got, int want, const char *desc)
 #define is_str tap_is_str
 #define diag tap_diag
 #define done_testing() return tap_done()
-
-static struct sockaddr_in sin_of(const char *addr, int port)
-{
-	struct sockaddr_in sin;
-
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((uint16_t)port);
-	inet_pton(AF_INET, addr, &sin.sin_addr);
-	return sin;
-}
 
 static int get_int(int fd, int level, int name)
 {

@@ -13,6 +13,7 @@
  * see, and by listeners on the kernel's address. */
 #define _GNU_SOURCE
 #include "tests/tap.h"
+#include "tests/direct/helpers.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -32,27 +33,6 @@
 
 static const char *kernel_addr, *stack_addr;
 
-static struct sockaddr_in sin_of(const char *addr, int port)
-{
-	struct sockaddr_in sin;
-
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((uint16_t)port);
-	inet_pton(AF_INET, addr, &sin.sin_addr);
-	return sin;
-}
-
-static int port_of(int fd)
-{
-	struct sockaddr_in me;
-	socklen_t len = sizeof(me);
-
-	if (getsockname(fd, (struct sockaddr *)&me, &len) != 0)
-		return -1;
-	return ntohs(me.sin_port);
-}
-
 /* The kernel's side connecting to the stack: the raw system call. */
 static int kernel_connect(int port)
 {
@@ -63,32 +43,6 @@ static int kernel_connect(int port)
 		close(fd);
 		return -1;
 	}
-	return fd;
-}
-
-/* A listener on the kernel's address stays on the kernel. */
-static int kernel_listener(void)
-{
-	struct sockaddr_in at = sin_of(kernel_addr, 0);
-	int l = socket(AF_INET, SOCK_STREAM, 0);
-
-	if (bind(l, (struct sockaddr *)&at, sizeof(at)) != 0 || listen(l, 16) != 0)
-		return -1;
-	return l;
-}
-
-/* The program's connection to the kernel listener l, and the kernel's end
- * of it (*k). */
-static int stack_connect(int l, int *k)
-{
-	struct sockaddr_in at = sin_of(kernel_addr, port_of(l));
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	if (connect(fd, (struct sockaddr *)&at, sizeof(at)) != 0) {
-		close(fd);
-		return -1;
-	}
-	*k = accept(l, NULL, NULL);
 	return fd;
 }
 
@@ -207,7 +161,7 @@ static void test_reuseport(void)
 
 static void test_linger(void)
 {
-	int l = kernel_listener(), k = -1, fd = stack_connect(l, &k);
+	int l = listener_on(kernel_addr), k = -1, fd = connect_pair(kernel_addr, l, &k);
 	struct linger set = { 1, 0 }, got = { -1, -1 };
 	socklen_t len = sizeof(got);
 	char buf[64];
@@ -238,19 +192,11 @@ static void test_linger(void)
 	close(l);
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* SO_LINGER {1,N}: close() waits until the FIN is acknowledged, at most
  * N s; the connection then goes on without the program. */
 static void test_linger_wait(void)
 {
-	int l = kernel_listener(), k = -1, fd = stack_connect(l, &k), fl;
+	int l = listener_on(kernel_addr), k = -1, fd = connect_pair(kernel_addr, l, &k), fl;
 	struct linger lg = { 1, 2 };
 	static char chunk[65536], sink[65536];
 	size_t sent = 0, got = 0;
@@ -286,7 +232,7 @@ static void test_linger_wait(void)
 		tap_diag("got %zu of %zu", got, sent);
 	close(k);
 
-	fd = stack_connect(l, &k);
+	fd = connect_pair(kernel_addr, l, &k);
 	lg.l_linger = 5;
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	tap_ok(write(fd, chunk, 1000) == 1000, "SO_LINGER {1,5} with a reading peer: write 1000 bytes");
@@ -303,7 +249,7 @@ static void test_linger_wait(void)
 
 static void test_tcp_info(void)
 {
-	int l = kernel_listener(), k = -1, fd = stack_connect(l, &k);
+	int l = listener_on(kernel_addr), k = -1, fd = connect_pair(kernel_addr, l, &k);
 	static char data[200000], sink[200000];
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
@@ -394,7 +340,7 @@ static void test_accept_emfile(void)
 
 static void test_oob(void)
 {
-	int l = kernel_listener(), k = -1, fd = stack_connect(l, &k);
+	int l = listener_on(kernel_addr), k = -1, fd = connect_pair(kernel_addr, l, &k);
 	char buf[8] = { 0 };
 
 	tap_ok(fd >= 0 && k >= 0, "connected to a kernel listener");

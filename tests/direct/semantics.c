@@ -16,6 +16,7 @@
  * TAP device. */
 #define _GNU_SOURCE
 #include "tests/tap.h"
+#include "tests/direct/helpers.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -41,25 +42,6 @@
 #include <unistd.h>
 
 static const char *kernel_addr, *stack_addr, *tap_name;
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static struct sockaddr_in sin_of(const char *addr, int port)
-{
-	struct sockaddr_in sin;
-
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((uint16_t)port);
-	inet_pton(AF_INET, addr, &sin.sin_addr);
-	return sin;
-}
 
 /* The domain the kernel itself sees, past keepwire's getsockopt hook. */
 static int raw_domain(int fd)
