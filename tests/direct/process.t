@@ -131,7 +131,7 @@ is "$(engines)" 0 "... and is gone"
 listening reader 7107 "$TMP/never"
 direct_exec KEEPWIRE_ENGINE=thread "$HELP" fetch 7107 > /dev/null 2>&1 &
 holder=$!
-sleep 0.5
+wait_engine_name 50 || diag "the engine thread did not come up"
 out=$(pdirect "$HELP" fetch 7107 2>&1)
 is "$?" 2 "the device is held by a program's own engine thread: exit 2 (KEEPWIRE_STRICT=1)"
 like "$out" "KEEPWIRE_TAP=kwt0: the TAP device is in use by another program's stack thread" \

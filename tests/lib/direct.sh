@@ -76,3 +76,16 @@ while True:
 ' "$KADDR" "$1" > "$TMP/hello.$1" 2>&1 &
 	wait_for_line "$TMP/hello.$1" '^listening$' 50
 }
+
+# wait_engine_name TENTHS: until something (an engine process, or a
+# program's engine thread) listens on the engine name of kwt0 in the
+# namespace.
+wait_engine_name() {
+	_w=0
+	while [ "$_w" -lt "$1" ]; do
+		ip netns exec "$NS" ss -xl 2>/dev/null | grep -q '@keepwire/[0-9]*/kwt0 ' && return 0
+		sleep 0.1
+		_w=$((_w + 1))
+	done
+	return 1
+}
