@@ -327,8 +327,10 @@ static void handle_request(struct kw_engine *E, const struct kw_direct_request *
 		r = 0;
 		break;
 	case KW_OP_RELEASE:
+		/* A bound socket closed, or a listener shut down for reading
+		 * (the stack stops listening before shutdown() returns). */
 		c = named(E, rq);
-		if (c != NULL && c->kind == KW_SLOT_BOUND)
+		if (c != NULL && (c->kind == KW_SLOT_BOUND || c->kind == KW_SLOT_LISTENER))
 			kw_conn_free(E, c);
 		c = NULL;
 		r = 0;

@@ -103,7 +103,9 @@ enum kw_direct_op {
 	KW_OP_LISTEN,
 	/* Set one option (level/name as setsockopt) on the slot. */
 	KW_OP_SETOPT,
-	/* Forget a BOUND slot the program did not use (no reply). */
+	/* Forget a BOUND slot the program did not use, or stop a LISTENER
+	 * whose program end was shut for reading (answered when a cell is
+	 * named). */
 	KW_OP_RELEASE,
 	/* The connection's TCP_INFO, into the reply's info. */
 	KW_OP_INFO,

@@ -506,12 +506,22 @@ bool kw_direct_shutdown_listener(int fd, int how, int *ret)
 		*ret = 0;
 		return true;
 	}
-	/* Both ways on our end: the engine's end hangs up, so the engine
-	 * closes the stack listener at once (new SYNs meet a RST, as after
-	 * the kernel's tcp_disconnect), and our end reads EOF from now on,
-	 * which accept() turns into EINVAL. */
+	/* Both ways on our end: it reads EOF from now on, which accept()
+	 * turns into EINVAL (a blocked one wakes). And the engine closes the
+	 * stack listener before we return, so a connection that comes after
+	 * shutdown() is refused, as after the kernel's tcp_disconnect. */
 	if (kw_libc.shutdown(fd, SHUT_RDWR) != 0)
 		return fail(ret, errno);
+	{
+		uint32_t ref = kw_direct_ref(fd), unused;
+		struct kw_direct_request rq = {
+			.op = KW_OP_RELEASE,
+			.slot = kw_slot_ref_index(ref),
+			.gen = kw_slot_ref_gen(ref),
+		};
+
+		(void)kw_direct_request(&rq, NULL, 0, &unused);
+	}
 	*ret = 0;
 	return true;
 }
