@@ -459,8 +459,15 @@ void kw_engine_read_requests(struct kw_engine *E, int fd)
 
 /* ---- the loop ---------------------------------------------------------- */
 
+/* What the device has queued, as one batch: the stack acknowledges each
+ * connection's in-order data once at its end (as Linux does what GRO
+ * merged), so fewer ACK frames go back through the TAP device, whose
+ * writes cost the kernel's side of the connection in this thread. */
 static void read_frames(struct kw_engine *E)
 {
+	struct kw_tcp_layer *tcp = kw_stack_tcp(E->stack);
+
+	kw_tcp_layer_batch_begin(tcp);
 	for (int n = 0; n < 64; n++) {
 		struct kw_netdev_rx_meta meta;
 		ssize_t len = kw_tap_read_meta(E->tap, E->frame, E->frame_cap, &meta);
@@ -470,10 +477,11 @@ static void read_frames(struct kw_engine *E)
 				/* The device is gone: nothing more will arrive. */
 				epoll_ctl(E->epfd, EPOLL_CTL_DEL, kw_tap_fd(E->tap), NULL);
 			}
-			return;
+			break;
 		}
 		kw_stack_input_meta(E->stack, E->frame, (size_t)len, &meta, E->now);
 	}
+	kw_tcp_layer_batch_end(tcp, E->now);
 }
 
 static int wait_ms(uint64_t deadline, uint64_t now)

@@ -240,4 +240,12 @@ size_t kw_tcp_ooo_bytes(const struct kw_tcp *s);
 #define KW_TCP_MEM_DEFAULT ((size_t)1 << 30)     /* 1 GiB */
 void kw_tcp_layer_set_mem_limit(struct kw_tcp_layer *layer, size_t bytes);
 
+/* A batch of input segments (what a device had queued at once): between
+ * begin and end, the ACK that in-order data calls for (every second full
+ * segment) is held back and sent once per connection at end, acknowledging
+ * the whole batch, as Linux acknowledges what GRO merged. Duplicate ACKs,
+ * window updates and ACKs for out-of-order data still go at once. */
+void kw_tcp_layer_batch_begin(struct kw_tcp_layer *layer);
+void kw_tcp_layer_batch_end(struct kw_tcp_layer *layer, uint64_t now_ns);
+
 #endif

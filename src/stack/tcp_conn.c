@@ -458,6 +458,11 @@ static void free_conn(struct kw_tcp *c)
 	struct kw_tcp_layer *L = c->layer;
 	struct tcp_ooo *o, *next;
 
+	if (c->ack_batched)
+		for (unsigned i = 0; i < L->n_batched; i++)
+			if (L->batched[i] == c)
+				L->batched[i] = NULL;
+
 	kw_timer_cancel(&L->timers, &c->timer);
 	tcp_table_remove(L, c);
 	if (c->all_prev)
@@ -1328,4 +1333,45 @@ struct kw_tcp *tcp_child_new(struct kw_tcp *l, uint32_t laddr, uint32_t raddr,
 	l->n_syn++;
 	c->state = KW_TCP_SYN_RECEIVED;
 	return c;
+}
+
+/* ---- input batches ------------------------------------------------------- */
+
+bool tcp_ack_batch(struct kw_tcp *c)
+{
+	struct kw_tcp_layer *L = c->layer;
+
+	if (!L->batching)
+		return false;
+	if (c->ack_batched)
+		return true;
+	if (L->n_batched == sizeof(L->batched) / sizeof(L->batched[0]))
+		return false;
+	c->ack_batched = true;
+	L->batched[L->n_batched++] = c;
+	return true;
+}
+
+void kw_tcp_layer_batch_begin(struct kw_tcp_layer *L)
+{
+	L->batching = true;
+}
+
+void kw_tcp_layer_batch_end(struct kw_tcp_layer *L, uint64_t now_ns)
+{
+	enter(L);
+	L->batching = false;
+	for (unsigned i = 0; i < L->n_batched; i++) {
+		struct kw_tcp *c = L->batched[i];
+
+		if (c == NULL)
+			continue;
+		c->ack_batched = false;
+		/* Not if a segment of ours carried the ACK meanwhile. */
+		if (c->delack_segs >= 2 && c->state != KW_TCP_CLOSED &&
+		    c->state != KW_TCP_LISTEN && c->state != KW_TCP_TIME_WAIT)
+			tcp_send_ack(c, now_ns);
+	}
+	L->n_batched = 0;
+	leave(L);
 }

@@ -913,9 +913,9 @@ static void sync_input(struct kw_tcp *c, struct seg *s, uint64_t now_ns)
 					c->delack_segs += 2;
 				else if (s->dlen >= c->mss)
 					c->delack_segs++;
-				if (c->delack_segs >= 2)
+				if (c->delack_segs >= 2 && !tcp_ack_batch(c))
 					c->ack_now = true;
-				else
+				else if (c->delack_segs < 2)
 					tcp_delack_arm(c, now_ns);
 				tcp_notify(c);
 			}

@@ -144,6 +144,7 @@ struct kw_tcp {
 	bool fin_received;
 	bool ack_now;           /* an ACK must go out at the end of input */
 	unsigned delack_segs;   /* full segments received since our last ACK */
+	bool ack_batched;       /* in layer->batched: ACK at the batch's end */
 
 	/* congestion control (RFC 5681, NewReno RFC 6582) */
 	uint32_t cwnd, ssthresh;
@@ -217,10 +218,19 @@ struct kw_tcp_layer {
 	struct kw_tcp **dead;
 	size_t ndead, capdead;
 	int depth;
+	/* kw_tcp_layer_batch_begin/end: connections whose ACK waits for the
+	 * end of the batch (full: ACK at once) */
+	bool batching;
+	unsigned n_batched;
+	struct kw_tcp *batched[64];
 	/* RFC 5961 §7 challenge ACK limit (tcp_bounds.c) */
 	uint64_t challenge_sec;  /* second + 1 that challenge_left is for (0: none) */
 	uint32_t challenge_left;
 };
+
+/* In a batch (kw_tcp_layer_batch_begin): note c for an ACK at its end and
+ * return true; false when there is no batch or it is full. */
+bool tcp_ack_batch(struct kw_tcp *c);
 
 /* ---- ring buffer (tcp_conn.c) -------------------------------------------- */
 int ring_init(struct ring *r, size_t cap);
