@@ -63,8 +63,8 @@ static void usage(FILE *out)
 "\n"
 "keepwire show PID lists the TCP sockets of a running process with their\n"
 "keepalive settings (needs ptrace access to the process), and in direct mode\n"
-"the connections it made on keepwire's stack; keepwire show --engine IF lists\n"
-"every connection of the engine serving TAP device IF.\n");
+"the connections it holds on keepwire's stack, by descriptor; keepwire show\n"
+"--engine IF lists every connection of the engine serving TAP device IF.\n");
 }
 
 static int bad_option(const char *opt, const char *value, const char *why)
