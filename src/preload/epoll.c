@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
@@ -29,28 +30,42 @@ struct reg {
 	uint64_t data;
 };
 
-static struct reg (*regs)[REGS_PER_FD];
-static unsigned char *is_epfd;        /* numbers that are epoll sets with records */
-static int high = -1;                 /* no record above */
+/* Both mapped at the first registration; published with release order
+ * (closing and replay read them without the lock). */
+struct tables {
+	struct reg (*regs)[REGS_PER_FD];
+	_Atomic unsigned char *is_epfd;   /* numbers that are epoll sets with records */
+};
+
+static struct tables tables_store;
+static _Atomic(struct tables *) tables;
+static int high = -1;                 /* no record above (under lock) */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void map_tables(void)
 {
-	void *r = mmap(NULL, sizeof(*regs) * KW_FD_TABLE_SIZE, PROT_READ | PROT_WRITE,
+	size_t rlen = sizeof(*tables_store.regs) * KW_FD_TABLE_SIZE;
+	void *r = mmap(NULL, rlen, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	void *e = mmap(NULL, KW_FD_TABLE_SIZE, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 
 	if (r == MAP_FAILED || e == MAP_FAILED) {
 		if (r != MAP_FAILED)
-			munmap(r, sizeof(*regs) * KW_FD_TABLE_SIZE);
+			munmap(r, rlen);
 		if (e != MAP_FAILED)
 			munmap(e, KW_FD_TABLE_SIZE);
 		return;                 /* then nothing is remembered */
 	}
-	regs = r;
-	is_epfd = e;
+	tables_store.regs = r;
+	tables_store.is_epfd = e;
+	atomic_store_explicit(&tables, &tables_store, memory_order_release);
+}
+
+static struct tables *tables_now(void)
+{
+	return atomic_load_explicit(&tables, memory_order_acquire);
 }
 
 static bool in_range(int fd)
@@ -69,14 +84,16 @@ static bool replaceable(int fd)
 
 static void remember(int epfd, int op, int fd, const struct epoll_event *ev)
 {
+	struct tables *t;
 	struct reg *r;
 	int k, free_k = -1;
 
 	pthread_once(&once, map_tables);
-	if (regs == NULL)
+	t = tables_now();
+	if (t == NULL)
 		return;
 	pthread_mutex_lock(&lock);
-	r = regs[fd];
+	r = t->regs[fd];
 	for (k = 0; k < REGS_PER_FD; k++) {
 		if (r[k].epfd == epfd)
 			break;
@@ -93,7 +110,7 @@ static void remember(int epfd, int op, int fd, const struct epoll_event *ev)
 			r[k].epfd = epfd;
 			r[k].events = ev->events;
 			r[k].data = ev->data.u64;
-			is_epfd[epfd] = 1;
+			atomic_store_explicit(&t->is_epfd[epfd], 1, memory_order_relaxed);
 			if (fd > high)
 				high = fd;
 		}
@@ -115,35 +132,41 @@ KW_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
 
 void kw_direct_epoll_forget_fd(int fd)
 {
-	if (regs == NULL || !in_range(fd))
+	struct tables *t = tables_now();
+
+	if (t == NULL || !in_range(fd))
 		return;
 	pthread_mutex_lock(&lock);
 	if (fd <= high)
 		for (int k = 0; k < REGS_PER_FD; k++)
-			regs[fd][k].epfd = 0;
+			t->regs[fd][k].epfd = 0;
 	pthread_mutex_unlock(&lock);
 }
 
 void kw_direct_epoll_closing(int fd)
 {
-	if (regs == NULL || !in_range(fd) || !is_epfd[fd])
+	struct tables *t = tables_now();
+
+	if (t == NULL || !in_range(fd) ||
+	    !atomic_load_explicit(&t->is_epfd[fd], memory_order_relaxed))
 		return;
 	/* An epoll set goes away: its number may name another one later,
 	 * which must not inherit these registrations. */
 	pthread_mutex_lock(&lock);
-	is_epfd[fd] = 0;
+	atomic_store_explicit(&t->is_epfd[fd], 0, memory_order_relaxed);
 	for (int i = 1; i <= high; i++)
 		for (int k = 0; k < REGS_PER_FD; k++)
-			if (regs[i][k].epfd == fd)
-				regs[i][k].epfd = 0;
+			if (t->regs[i][k].epfd == fd)
+				t->regs[i][k].epfd = 0;
 	pthread_mutex_unlock(&lock);
 }
 
 void kw_direct_epoll_replay(int fd)
 {
+	struct tables *t = tables_now();
 	struct reg saved[REGS_PER_FD];
 
-	if (regs == NULL || !in_range(fd))
+	if (t == NULL || !in_range(fd))
 		return;
 	pthread_mutex_lock(&lock);
 	if (fd > high) {
@@ -151,8 +174,8 @@ void kw_direct_epoll_replay(int fd)
 		return;
 	}
 	for (int k = 0; k < REGS_PER_FD; k++) {
-		saved[k] = regs[fd][k];
-		regs[fd][k].epfd = 0;
+		saved[k] = t->regs[fd][k];
+		t->regs[fd][k].epfd = 0;
 	}
 	pthread_mutex_unlock(&lock);
 	for (int k = 0; k < REGS_PER_FD; k++) {
