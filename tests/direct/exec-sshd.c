@@ -71,32 +71,6 @@ static int is_int(int got, int want, const char *desc)
 #define diag tap_diag
 #define done_testing() return tap_done()
 
-static int get_int(int fd, int level, int name)
-{
-	int v = -12345;
-	socklen_t len = sizeof(v);
-
-	if (getsockopt(fd, level, name, &v, &len) != 0)
-		return -errno;
-	return v;
-}
-
-static int set_int(int fd, int level, int name, int v)
-{
-	return setsockopt(fd, level, name, &v, sizeof(v)) == 0 ? 0 : -errno;
-}
-
-/* The domain the kernel itself sees, past keepwire's getsockopt hook. */
-static int raw_domain(int fd)
-{
-	int v = -1;
-	socklen_t len = sizeof(v);
-
-	if (syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_DOMAIN, &v, &len) != 0)
-		return -1;
-	return v;
-}
-
 /* "a.b.c.d:port", "AF_UNIX" or "error <errno>" for a name. */
 static const char *name_of(int fd, bool peer, char *buf, size_t len)
 {

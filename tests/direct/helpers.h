@@ -1,13 +1,15 @@
 /* Small helpers shared by the C programs of tests/direct (addresses,
- * clocks, a kernel-side listener and a connection to it). Header-only:
+ * clocks, int options, a kernel-side listener and a connection to it). Header-only:
  * each program takes what it uses. */
 #ifndef KW_TESTS_DIRECT_HELPERS_H
 #define KW_TESTS_DIRECT_HELPERS_H
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,6 +52,34 @@ static inline void sleep_ms(int ms)
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 
 	nanosleep(&ts, NULL);
+}
+
+/* An int option, or -errno. */
+static inline int get_int(int fd, int level, int name)
+{
+	int v = -12345;
+	socklen_t len = sizeof(v);
+
+	if (getsockopt(fd, level, name, &v, &len) != 0)
+		return -errno;
+	return v;
+}
+
+/* 0, or -errno. */
+static inline int set_int(int fd, int level, int name, int v)
+{
+	return setsockopt(fd, level, name, &v, sizeof(v)) == 0 ? 0 : -errno;
+}
+
+/* The domain the kernel itself sees, past keepwire's getsockopt hook. */
+static inline int raw_domain(int fd)
+{
+	int v = -1;
+	socklen_t len = sizeof(v);
+
+	if (syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_DOMAIN, &v, &len) != 0)
+		return -1;
+	return v;
 }
 
 /* A listener on addr, the kernel's address (it stays on the kernel). */

@@ -43,32 +43,6 @@
 
 static const char *kernel_addr, *stack_addr, *tap_name;
 
-/* The domain the kernel itself sees, past keepwire's getsockopt hook. */
-static int raw_domain(int fd)
-{
-	int v = -1;
-	socklen_t len = sizeof(v);
-
-	if (syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_DOMAIN, &v, &len) != 0)
-		return -1;
-	return v;
-}
-
-static int get_int(int fd, int level, int name)
-{
-	int v = -12345;
-	socklen_t len = sizeof(v);
-
-	if (getsockopt(fd, level, name, &v, &len) != 0)
-		return -errno;
-	return v;
-}
-
-static int set_int(int fd, int level, int name, int v)
-{
-	return setsockopt(fd, level, name, &v, sizeof(v)) == 0 ? 0 : -errno;
-}
-
 static int tcp_connect(const char *addr, int port)
 {
 	struct sockaddr_in sin = sin_of(addr, port);
