@@ -266,7 +266,7 @@ static int transient_pair(int type, int sv[2], struct nofile_raise *nr)
 	 * the lowest free ones above it. */
 	for (n = rl.rlim_cur; found < want && (rl.rlim_max == RLIM_INFINITY || n < rl.rlim_max) &&
 			      n < rl.rlim_cur + 4096; n++) {
-		if (fcntl((int)n, F_GETFD) < 0 && errno == EBADF) {
+		if (kw_libc.fcntl((int)n, F_GETFD) < 0 && errno == EBADF) {
 			found++;
 			need = n + 1;
 		}
