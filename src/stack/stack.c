@@ -190,6 +190,7 @@ struct kw_stack *kw_stack_create_with_ops(const struct kw_stack_config *cfg,
 		.local_addr = cfg->addr,
 		.mss = (uint16_t)(dev->mtu - 40),
 		.seed = cfg->seed,
+		.congestion = cfg->congestion,
 		.notify = tcp_notify,
 		.tx_buffer = tcp_tx_buffer,
 	};

@@ -21,6 +21,7 @@ struct kw_stack_config {
 	uint8_t prefix_len;           /* on-link network, e.g. 24 */
 	uint32_t gateway;             /* 0: only the on-link network is reachable */
 	uint64_t seed;                /* secrets: ISNs, ephemeral ports, IP IDs */
+	uint8_t congestion;           /* KW_TCP_CC_* (tcp.h): NewReno (0) or BBR */
 };
 
 /* The device's MAC and MTU are the stack's. Returns NULL on bad config or

@@ -52,6 +52,11 @@ struct kw_tcp_env {
 				  const void *segment, size_t len, uint16_t gso_size,
 				  uint64_t now_ns);
 	uint32_t gso_max;
+	/* Congestion control of connections that agree on SACK (the others
+	 * always run NewReno): KW_TCP_CC_NEWRENO (0, RFC 5681/6582/6675) or
+	 * KW_TCP_CC_BBR (core/bbr.h: a model-based window that a random
+	 * loss does not halve). */
+	uint8_t congestion;
 	/* Where to build a segment (optional): a buffer of *cap bytes that
 	 * ip_output and ip_output_offload take in place, without copying
 	 * (the stack's frame buffer, behind the room for Ethernet and IP).
@@ -62,6 +67,7 @@ struct kw_tcp_env {
 	bool (*reachable)(void *ctx, uint32_t dst);
 };
 
+enum { KW_TCP_CC_NEWRENO = 0, KW_TCP_CC_BBR = 1 };
 struct kw_tcp_layer *kw_tcp_layer_create(const struct kw_tcp_env *env);
 void kw_tcp_layer_destroy(struct kw_tcp_layer *layer);
 

@@ -140,7 +140,7 @@ static void apply_syn_options(struct kw_tcp *c, const struct seg *s, uint64_t no
 		c->snd_wscale = 0;
 		c->rcv_wscale = 0;
 	}
-	c->cwnd = 10u * c->mss;
+	tcp_cc_init(c, now_ns);
 }
 
 /* ---- SYN cookies (tcp_syncookie.h; Linux with tcp_syncookies=1) ---------- */
@@ -565,7 +565,8 @@ static void process_ack(struct kw_tcp *c, const struct seg *s, uint64_t now_ns)
 		}
 	} else {
 		c->dupacks = 0;
-		tcp_cc_grow(c, acked);
+		if (!c->bbr_on)
+			tcp_cc_grow(c, acked);
 	}
 	if (c->snd_una == c->snd_max)
 		tcp_rtx_stop(c);
@@ -830,8 +831,10 @@ static void sync_input(struct kw_tcp *c, struct seg *s, uint64_t now_ns)
 		}
 		if (seq_geq(s->ack, c->snd_una))   /* not an old ACK */
 			tcp_timer_on_ack(c, now_ns);
-		if (c->sack_ok)
+		if (c->sack_ok) {
 			tcp_sack_after_ack(c, now_ns);
+			tcp_cc_on_ack(c, now_ns);
+		}
 	}
 	{
 		bool fin_acked = c->fin_sent && seq_gt(c->snd_una, c->fin_seq);

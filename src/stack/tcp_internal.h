@@ -15,6 +15,7 @@
 #ifndef KW_STACK_TCP_INTERNAL_H
 #define KW_STACK_TCP_INTERNAL_H
 
+#include "core/bbr.h"
 #include "core/keepalive.h"
 #include "core/seq.h"
 #include "stack/tcp.h"
@@ -146,8 +147,11 @@ struct kw_tcp {
 	unsigned delack_segs;   /* full segments received since our last ACK */
 	bool ack_batched;       /* in layer->batched: ACK at the batch's end */
 
-	/* congestion control (RFC 5681, NewReno RFC 6582) */
+	/* congestion control (RFC 5681, NewReno RFC 6582; or BBR, tcp_cc.c) */
 	uint32_t cwnd, ssthresh;
+	bool bbr_on;            /* BBR decides cwnd (env.congestion, with SACK) */
+	struct kw_bbr bbr;
+	struct tcp_rate rate;
 	unsigned dupacks;
 	bool in_recovery;
 	seq_t recover;
@@ -391,6 +395,34 @@ void tcp_sack_mark_all_lost(struct kw_tcp *c);
 void tcp_sack_rto(struct kw_tcp *c, uint64_t now_ns);
 /* Send [start, end) again (end may be the FIN's successor). */
 void tcp_sack_resend(struct kw_tcp *c, seq_t start, seq_t end, uint64_t now_ns);
+
+/* ---- tcp_rate.c (delivery rate samples, SACK connections) ---------------- */
+/* A range goes out (new or again): nothing in flight restarts the
+ * intervals; the range keeps the connection's state. */
+void tcp_rate_sent(struct kw_tcp *c, struct tcp_sb_ent *e, uint64_t now_ns);
+/* A range was delivered (SACKed, or acknowledged and not SACKed before). */
+void tcp_rate_delivered(struct kw_tcp *c, const struct tcp_sb_ent *e, uint64_t now_ns);
+/* Bytes acknowledged below the scoreboard's ranges (part of one). */
+void tcp_rate_delivered_bytes(struct kw_tcp *c, uint32_t n, uint64_t now_ns);
+/* The end of tcp_output: mark the flight app-limited when the sender ran
+ * out of data before cwnd. */
+void tcp_rate_check_app_limited(struct kw_tcp *c);
+
+/* ---- tcp_cc.c (which congestion control decides) ------------------------- */
+/* The handshake is done and the options are known: cwnd = IW. */
+void tcp_cc_init(struct kw_tcp *c, uint64_t now_ns);
+/* At the end of an acceptable ACK (after loss detection). */
+void tcp_cc_on_ack(struct kw_tcp *c, uint64_t now_ns);
+/* A retransmission timeout on a SACK connection (cwnd = 1 SMSS). */
+void tcp_cc_on_rto(struct kw_tcp *c, uint32_t flight);
+/* A spurious RTO was undone (Eifel): cwnd from before. */
+void tcp_cc_undo(struct kw_tcp *c, uint32_t cwnd, uint32_t ssthresh);
+/* Fast recovery starts: NewReno's cwnd = ssthresh = FlightSize / 2. */
+void tcp_cc_recovery_start(struct kw_tcp *c, uint32_t flight);
+/* Recovery ends (the ACK passed `recover`). */
+void tcp_cc_recovery_end(struct kw_tcp *c);
+/* A TLP retransmission repaired a loss (RFC 8985 §7.4.2). */
+void tcp_cc_tlp_loss(struct kw_tcp *c);
 
 /* ---- tcp_rack.c ------------------------------------------------------------ */
 void tcp_rack_detect(struct kw_tcp *c, uint64_t now_ns);

@@ -89,6 +89,7 @@ void tcp_rack_detect(struct kw_tcp *c, uint64_t now_ns)
 			e->flags |= TCP_SB_LOST;
 			e->flags &= ~TCP_SB_RETRANS;
 			sb->rack_losses++;
+			c->rate.lost_new += (uint32_t)seq_diff(e->end, e->start);
 		} else if (limit - elapsed > timeout) {
 			timeout = limit - elapsed;
 		}
@@ -124,9 +125,7 @@ void tcp_rack_on_ack(struct kw_tcp *c, seq_t ack, const struct tcp_opts *o, bool
 		sb->tlp_out = false;
 		if (sb->tlp_rtx && !dsack && !c->in_recovery && !sb->loss_mode) {
 			/* The probe repaired a loss: the congestion response. */
-			uint32_t half = c->cwnd / 2;
-			c->ssthresh = half > 2u * c->mss ? half : 2u * c->mss;
-			c->cwnd = c->ssthresh;
+			tcp_cc_tlp_loss(c);
 		}
 	} else if (sb->tlp_out && sb->tlp_rtx && dsack) {
 		sb->tlp_out = false;        /* the probe was needless */
@@ -134,10 +133,7 @@ void tcp_rack_on_ack(struct kw_tcp *c, seq_t ack, const struct tcp_opts *o, bool
 	/* Eifel: an echo from before the RTO acknowledges an original. */
 	if (sb->loss_mode && sb->undo_ok && o->ts_ok && o->tsecr != 0 &&
 	    seq_gt(ack, c->snd_una) && seq_lt(o->tsecr, sb->undo_tsval)) {
-		if (c->cwnd < sb->undo_cwnd)
-			c->cwnd = sb->undo_cwnd;
-		if (c->ssthresh < sb->undo_ssthresh)
-			c->ssthresh = sb->undo_ssthresh;
+		tcp_cc_undo(c, sb->undo_cwnd, sb->undo_ssthresh);
 		for (unsigned i = 0; i < sb->n; i++)
 			sb->e[i].flags &= ~TCP_SB_LOST;
 		sb->loss_mode = false;

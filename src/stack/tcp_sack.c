@@ -222,6 +222,22 @@ static void sb_recount(struct kw_tcp *c)
 	}
 }
 
+/* A merged entry keeps the later send: its time and its rate state. Its
+ * older bytes were sent earlier than that time says, so an RTT measured
+ * on it would come out short: MIXED. */
+static void ent_take_later(struct tcp_sb_ent *a, const struct tcp_sb_ent *b)
+{
+	if (a->xmit_ns != b->xmit_ns || (b->flags & TCP_SB_MIXED))
+		a->flags |= TCP_SB_MIXED;
+	if (b->xmit_ns <= a->xmit_ns)
+		return;
+	a->xmit_ns = b->xmit_ns;
+	a->flags = (a->flags & ~TCP_SB_APP_LIMITED) | (b->flags & TCP_SB_APP_LIMITED);
+	a->r_delivered = b->r_delivered;
+	a->r_ack_gap = b->r_ack_gap;
+	a->r_send_gap = b->r_send_gap;
+}
+
 /* Merge neighbours in the same state, oldest first, until a quarter of
  * the entries is free (the later time stays: RACK then waits longer
  * before it calls the older bytes lost, never shorter). */
@@ -230,12 +246,12 @@ static bool sb_compact(struct tcp_scoreboard *sb)
 	unsigned j = 0, excess = sb->n > TCP_SB_MAX * 3 / 4 ? sb->n - TCP_SB_MAX * 3 / 4 : 0;
 
 	for (unsigned i = 0; i < sb->n; i++) {
-		if (excess > 0 && j > 0 && sb->e[j - 1].flags == sb->e[i].flags &&
+		if (excess > 0 && j > 0 &&
+		    (sb->e[j - 1].flags & TCP_SB_STATE) == (sb->e[i].flags & TCP_SB_STATE) &&
 		    sb->e[j - 1].end == sb->e[i].start) {
 			excess--;
 			sb->e[j - 1].end = sb->e[i].end;
-			if (sb->e[i].xmit_ns > sb->e[j - 1].xmit_ns)
-				sb->e[j - 1].xmit_ns = sb->e[i].xmit_ns;
+			ent_take_later(&sb->e[j - 1], &sb->e[i]);
 			continue;
 		}
 		sb->e[j++] = sb->e[i];
@@ -246,8 +262,9 @@ static bool sb_compact(struct tcp_scoreboard *sb)
 		 * was. Losing a SACK mark costs at most a needless
 		 * retransmission (which the peer then D-SACKs). */
 		struct tcp_sb_ent *a = &sb->e[j - 2], *b = &sb->e[j - 1];
-		uint32_t fa = a->flags & TCP_SB_SACKED ? 0 : a->flags;
-		uint32_t fb = b->flags & TCP_SB_SACKED ? 0 : b->flags;
+		uint32_t fa = a->flags & TCP_SB_SACKED ? 0 : a->flags & TCP_SB_STATE;
+		uint32_t fb = b->flags & TCP_SB_SACKED ? 0 : b->flags & TCP_SB_STATE;
+		uint32_t keep = (a->flags | b->flags) & TCP_SB_MIXED;
 
 		if (a->flags & b->flags & TCP_SB_SACKED) {
 			a->flags &= b->flags;
@@ -258,9 +275,9 @@ static bool sb_compact(struct tcp_scoreboard *sb)
 			if (resend)
 				a->flags &= ~TCP_SB_RETRANS;   /* a part still to resend */
 		}
+		a->flags |= keep;
 		a->end = b->end;
-		if (b->xmit_ns > a->xmit_ns)
-			a->xmit_ns = b->xmit_ns;
+		ent_take_later(a, b);
 		j--;
 	}
 	sb->n = (uint16_t)j;
@@ -308,6 +325,8 @@ static void sb_append(struct kw_tcp *c, seq_t seq, seq_t end, uint64_t now_ns)
 		/* Cannot happen (compact always frees one): join the last. */
 		sb->e[sb->n - 1].end = end;
 		sb->e[sb->n - 1].xmit_ns = now_ns;
+		sb->e[sb->n - 1].flags |= TCP_SB_MIXED;
+		tcp_rate_sent(c, &sb->e[sb->n - 1], now_ns);
 		sb_recount(c);
 		return;
 	}
@@ -316,6 +335,7 @@ static void sb_append(struct kw_tcp *c, seq_t seq, seq_t end, uint64_t now_ns)
 	e->end = end;
 	e->xmit_ns = now_ns;
 	e->flags = 0;
+	tcp_rate_sent(c, e, now_ns);
 	sb->pipe += ent_len(e);
 }
 
@@ -348,6 +368,7 @@ void tcp_sb_sent(struct kw_tcp *c, seq_t seq, uint32_t len, uint64_t now_ns)
 				continue;
 			e->xmit_ns = now_ns;
 			e->flags |= TCP_SB_RETRANS | TCP_SB_EVER_RETRANS;
+			tcp_rate_sent(c, e, now_ns);
 		}
 	}
 	if (seq_gt(end, c->snd_max))
@@ -365,6 +386,10 @@ static void rack_delivered(struct kw_tcp *c, const struct tcp_sb_ent *e, uint64_
 	uint64_t rtt = now_ns > e->xmit_ns ? now_ns - e->xmit_ns : 0;
 
 	if ((e->flags & TCP_SB_EVER_RETRANS) && sb->min_rtt_ns && rtt < sb->min_rtt_ns)
+		return;
+	/* A merged range's time is its newest part's: its older part's RTT
+	 * would come out short (sb_compact). */
+	if (e->flags & TCP_SB_MIXED)
 		return;
 	/* ... or, acknowledged cumulatively, whose ACK echoes a TSval older
 	 * than its last transmission (the echo names the original). Not for
@@ -406,6 +431,7 @@ static uint32_t sb_mark(struct kw_tcp *c, seq_t start, seq_t end, uint64_t now_n
 		if (e->flags & TCP_SB_SACKED)
 			continue;
 		rack_delivered(c, e, now_ns);
+		tcp_rate_delivered(c, e, now_ns);
 		e->flags |= TCP_SB_SACKED;
 		n += ent_len(e);
 	}
@@ -436,15 +462,22 @@ uint32_t tcp_sb_on_ack(struct kw_tcp *c, seq_t ack, const struct tcp_opts *o, ui
 	}
 	/* Cumulatively acknowledged entries: delivered, then gone. */
 	for (j = 0; j < sb->n && seq_leq(sb->e[j].end, una); j++)
-		if (!(sb->e[j].flags & TCP_SB_SACKED))
+		if (!(sb->e[j].flags & TCP_SB_SACKED)) {
 			rack_delivered(c, &sb->e[j], now_ns);
+			tcp_rate_delivered(c, &sb->e[j], now_ns);
+		}
 	sb->ack_tsecr = 0;
 	if (j > 0) {
 		memmove(sb->e, sb->e + j, sizeof(sb->e[0]) * (sb->n - j));
 		sb->n = (uint16_t)(sb->n - j);
 	}
-	if (sb->n > 0 && seq_lt(sb->e[0].start, una))
-		sb->e[0].start = una;   /* acknowledged in part: not delivered yet */
+	if (sb->n > 0 && seq_lt(sb->e[0].start, una)) {
+		/* Acknowledged in part: not delivered as a range yet, but
+		 * those bytes are. */
+		if (!(sb->e[0].flags & TCP_SB_SACKED))
+			tcp_rate_delivered_bytes(c, (uint32_t)seq_diff(una, sb->e[0].start), now_ns);
+		sb->e[0].start = una;
+	}
 	/* The blocks: only what lies in SND.UNA..SND.MAX counts; anything
 	 * else (junk, forged, or older than the ACK) is ignored. */
 	for (unsigned b = first; b < o->nsack; b++) {
@@ -484,8 +517,10 @@ static void mark_lost_dupthresh(struct kw_tcp *c)
 
 		if (e->flags & TCP_SB_SACKED)
 			above += ent_len(e);
-		else if (above > 2u * c->mss && !(e->flags & (TCP_SB_LOST | TCP_SB_RETRANS)))
+		else if (above > 2u * c->mss && !(e->flags & (TCP_SB_LOST | TCP_SB_RETRANS))) {
 			e->flags |= TCP_SB_LOST;
+			c->rate.lost_new += ent_len(e);
+		}
 	}
 }
 
@@ -493,11 +528,7 @@ static void enter_recovery(struct kw_tcp *c)
 {
 	uint32_t flight = (uint32_t)seq_diff(c->snd_max, c->snd_una);
 
-	/* RFC 6675 §5 (4.2): ssthresh = cwnd = FlightSize / 2, at least
-	 * 2 SMSS (RFC 5681 (4)); cwnd then stays there for the episode and
-	 * pipe, not cwnd inflation, decides what may go. */
-	c->ssthresh = flight / 2 > 2u * c->mss ? flight / 2 : 2u * c->mss;
-	c->cwnd = c->ssthresh;
+	tcp_cc_recovery_start(c, flight);
 	c->recover = c->snd_max;
 	c->in_recovery = true;
 	c->sb.rescue_done = false;
@@ -520,8 +551,10 @@ void tcp_sack_after_ack(struct kw_tcp *c, uint64_t now_ns)
 	 * are SACKed for IsLost (small segments): the head is lost then
 	 * (RFC 6675 §5 (4.3) retransmits it first). */
 	if (c->dupacks >= 3 && !c->in_recovery && !sb->loss_mode && !sb->reord &&
-	    !(sb->e[0].flags & (TCP_SB_SACKED | TCP_SB_RETRANS)))
+	    !(sb->e[0].flags & (TCP_SB_SACKED | TCP_SB_RETRANS | TCP_SB_LOST))) {
 		sb->e[0].flags |= TCP_SB_LOST;
+		c->rate.lost_new += ent_len(&sb->e[0]);
+	}
 	sb_recount(c);
 	for (unsigned i = 0; i < sb->n && !lost; i++)
 		lost = to_resend(&sb->e[i]);
@@ -540,8 +573,7 @@ bool tcp_sack_cum_ack(struct kw_tcp *c, seq_t ack)
 	if (seq_geq(ack, c->recover)) {
 		c->in_recovery = false;
 		c->dupacks = 0;
-		if (c->cwnd > c->ssthresh)
-			c->cwnd = c->ssthresh;
+		tcp_cc_recovery_end(c);
 		tcp_rack_recovery_done(c);
 	}
 	return true;                    /* no growth during recovery */

@@ -26,7 +26,7 @@ struct tcp_sack_rcv {
 /* Sender: the scoreboard. One entry per range sent together (a segment,
  * or a TSO frame), covering SND.UNA..SND.MAX in order without gaps once
  * SACK is on, with the time it was last sent (RACK needs it). Bounded:
- * TCP_SB_MAX entries (a fixed array, 64 * 24 bytes per connection);
+ * TCP_SB_MAX entries (a fixed array, 64 * 32 bytes per connection);
  * adjacent entries in the same state are merged when it fills, and when
  * nothing can merge a new transmission joins the newest entry (taking
  * its later time, which only makes RACK slower to call it lost). */
@@ -35,13 +35,35 @@ struct tcp_sack_rcv {
 #define TCP_SB_LOST    0x2u         /* taken as lost (RACK, IsLost, RTO) */
 #define TCP_SB_RETRANS 0x4u         /* sent again, that copy in flight */
 #define TCP_SB_EVER_RETRANS 0x8u    /* sent more than once (RTT samples) */
+#define TCP_SB_APP_LIMITED 0x10u    /* sent while the sender had nothing more (tcp_rate.c) */
+#define TCP_SB_MIXED   0x20u        /* merged from ranges sent at different times: no RTT from it */
+#define TCP_SB_STATE   (TCP_SB_SACKED | TCP_SB_LOST | TCP_SB_RETRANS | TCP_SB_EVER_RETRANS)
 #define TCP_RACK_T_NONE 0
 #define TCP_RACK_T_REO  1           /* RACK reordering window ends */
 #define TCP_RACK_T_TLP  2           /* probe timeout (PTO) */
 struct tcp_sb_ent {
 	seq_t start, end;
-	uint64_t xmit_ns;
 	uint32_t flags;
+	/* delivery rate estimation (tcp_rate.c), the connection's state when
+	 * this range was last sent: bytes delivered (low 32 bits; what is in
+	 * flight is far less than 4 GiB), and how long before xmit_ns the
+	 * last delivery and the flight's first send were (ns, saturated). */
+	uint32_t r_delivered;
+	uint64_t xmit_ns;
+	uint32_t r_ack_gap, r_send_gap;
+};
+
+/* Delivery rate estimation (draft-cheng-iccrg-delivery-rate-estimation,
+ * as Linux's tcp_rate.c), for BBR: bytes delivered so far and when, the
+ * send time of the newest range delivered, and the sample the current
+ * ACK builds. */
+struct tcp_rate {
+	uint64_t delivered, delivered_ns, first_sent_ns;
+	uint64_t app_limited;       /* delivered mark up to which samples are app-limited (0: none) */
+	bool rs_valid, rs_app_limited;
+	uint64_t rs_prior_delivered, rs_send_elapsed, rs_ack_elapsed, rs_rtt_ns;
+	uint32_t rs_acked;          /* bytes delivered by this ACK */
+	uint32_t lost_new;          /* bytes taken as lost since the last ACK's sample */
 };
 
 struct tcp_scoreboard {

@@ -228,12 +228,7 @@ static void rto_expired(struct kw_tcp *c, uint64_t now_ns)
 		return;
 	}
 	flight = (uint32_t)seq_diff(c->snd_max, c->snd_una);
-	if (c->retries == 1) {                  /* RFC 5681 (4), first timeout */
-		c->ssthresh = flight / 2;
-		if (c->ssthresh < 2u * c->mss)
-			c->ssthresh = 2u * c->mss;
-	}
-	c->cwnd = c->mss;
+	tcp_cc_on_rto(c, flight);              /* RFC 5681 (4): cwnd = 1 SMSS */
 	c->in_recovery = false;
 	c->dupacks = 0;
 	c->recover = c->snd_max;                /* RFC 6582 §3.2 (4) */

@@ -130,6 +130,11 @@ static void ip_output(void *ctx, uint32_t src, uint32_t dst, const void *segment
 
 void pair_init(struct tcp_pair *p, uint64_t seed)
 {
+	pair_init_cc(p, seed, KW_TCP_CC_NEWRENO);
+}
+
+void pair_init_cc(struct tcp_pair *p, uint64_t seed, uint8_t congestion)
+{
 	memset(p, 0, sizeof(*p));
 	p->rng = seed;
 	p->latency = MS(5);
@@ -143,6 +148,7 @@ void pair_init(struct tcp_pair *p, uint64_t seed)
 			.mss = 1460,
 			.seed = seed * 31 + (uint64_t)i + 1,
 			.notify = NULL,
+			.congestion = congestion,
 		};
 		p->ep[i].pair = p;
 		p->ep[i].idx = i;

@@ -71,6 +71,8 @@ struct tcp_pair {
 };
 
 void pair_init(struct tcp_pair *p, uint64_t seed);
+/* The same with the layers' congestion control (KW_TCP_CC_*). */
+void pair_init_cc(struct tcp_pair *p, uint64_t seed, uint8_t congestion);
 void pair_fini(struct tcp_pair *p);
 /* Run events up to and including time t; the clock ends at t. */
 void pair_run_until(struct tcp_pair *p, uint64_t t);
