@@ -18,7 +18,8 @@
 #
 # KW_KERNEL_CC names the congestion control of the kernel's client and
 # peer (default: what the machine uses, e.g. cubic or bbr); it is a
-# per-namespace sysctl.
+# per-namespace sysctl. KW_TAP_RPS=MASK sets Receive Packet Steering on
+# the TAP device (below).
 
 router_net=$(($$ % 250 + 1))
 NS_R="kw-$$-lrouter"
@@ -92,6 +93,13 @@ router_setup() {
 	ip -n "$NS_P" addr add "$P_PEER/24" dev veth0
 	ip -n "$NS_P" link set veth0 up
 	ip -n "$NS_P" route add default via "$P_ROUTER"
+	# KW_TAP_RPS=MASK: Receive Packet Steering on the TAP device, so the
+	# kernel's work for a frame the engine writes (forwarding, the peer's
+	# TCP) runs on the CPUs of MASK instead of in the engine's write().
+	if [ -n "${KW_TAP_RPS:-}" ]; then
+		ip netns exec "$NS_R" sh -c "echo $KW_TAP_RPS >/sys/class/net/$TAPDEV/queues/rx-0/rps_cpus" ||
+			die "cannot set rps_cpus of $TAPDEV"
+	fi
 }
 
 # set_loss P: drop P % of forwarded TCP packets (0: no rule).

@@ -17,7 +17,7 @@ static void engine_usage(FILE *out)
 {
 	fprintf(out,
 "Usage: keepwire engine --tap IF --address A/P [--gateway G] [--route CIDR,...]\n"
-"                       [--mac M] [--mtu N]\n"
+"                       [--mac M] [--mtu N] [--congestion bbr|newreno]\n"
 "\n"
 "Run direct mode's engine (keepwire's stack on TAP device IF) in the\n"
 "foreground, serving every program run with KEEPWIRE_ENGINE=process on that\n"
@@ -34,8 +34,8 @@ static void engine_usage(FILE *out)
 }
 
 struct vars {
-	const char *name[8];
-	const char *value[8];
+	const char *name[12];
+	const char *value[12];
 	int n;
 };
 
@@ -66,7 +66,7 @@ static void put(struct vars *v, const char *name, const char *value)
 int kw_engine_main(int argc, char **argv)
 {
 	enum { OPT_TAP = 256, OPT_ADDRESS, OPT_GATEWAY, OPT_ROUTE, OPT_MAC, OPT_MTU,
-	       OPT_AUTO, OPT_REPORT_FD };
+	       OPT_CONGESTION, OPT_AUTO, OPT_REPORT_FD };
 	static const struct option options[] = {
 		{ "tap", required_argument, NULL, OPT_TAP },
 		{ "address", required_argument, NULL, OPT_ADDRESS },
@@ -74,6 +74,7 @@ int kw_engine_main(int argc, char **argv)
 		{ "route", required_argument, NULL, OPT_ROUTE },
 		{ "mac", required_argument, NULL, OPT_MAC },
 		{ "mtu", required_argument, NULL, OPT_MTU },
+		{ "congestion", required_argument, NULL, OPT_CONGESTION },
 		{ "auto", no_argument, NULL, OPT_AUTO },
 		/* Internal: where a starting program reads our setup error. */
 		{ "report-fd", required_argument, NULL, OPT_REPORT_FD },
@@ -97,6 +98,7 @@ int kw_engine_main(int argc, char **argv)
 		case OPT_ROUTE: put(&v, "KEEPWIRE_ROUTE", optarg); break;
 		case OPT_MAC: put(&v, "KEEPWIRE_MAC", optarg); break;
 		case OPT_MTU: put(&v, "KEEPWIRE_MTU", optarg); break;
+		case OPT_CONGESTION: put(&v, "KEEPWIRE_CONGESTION", optarg); break;
 		case OPT_AUTO: so.auto_exit = true; break;
 		case OPT_REPORT_FD: {
 			char *end;

@@ -50,6 +50,8 @@ static void usage(FILE *out)
 "                      (every non-loopback IPv4 address)\n"
 "  --mac M             the stack's MAC [KEEPWIRE_MAC] (random, local)\n"
 "  --mtu N             the stack's MTU [KEEPWIRE_MTU] (the device's)\n"
+"  --congestion C      the stack's congestion control: bbr or newreno\n"
+"                      [KEEPWIRE_CONGESTION] (bbr)\n"
 "  --engine P          where the stack runs: thread (inside the program) or\n"
 "                      process (one keepwire engine per device, shared by\n"
 "                      every program, started on demand) [KEEPWIRE_ENGINE]\n"
@@ -156,7 +158,7 @@ int main(int argc, char **argv)
 {
 	enum { OPT_IDLE = 256, OPT_INTERVAL, OPT_COUNT, OPT_USER_TIMEOUT,
 	       OPT_POLICY, OPT_LOG, OPT_STRICT, OPT_DIRECT, OPT_TAP, OPT_ADDRESS,
-	       OPT_GATEWAY, OPT_ROUTE, OPT_MAC, OPT_MTU, OPT_ENGINE };
+	       OPT_GATEWAY, OPT_ROUTE, OPT_MAC, OPT_MTU, OPT_ENGINE, OPT_CONGESTION };
 	static const struct option options[] = {
 		{ "idle", required_argument, NULL, OPT_IDLE },
 		{ "interval", required_argument, NULL, OPT_INTERVAL },
@@ -172,6 +174,7 @@ int main(int argc, char **argv)
 		{ "route", required_argument, NULL, OPT_ROUTE },
 		{ "mac", required_argument, NULL, OPT_MAC },
 		{ "mtu", required_argument, NULL, OPT_MTU },
+		{ "congestion", required_argument, NULL, OPT_CONGESTION },
 		{ "engine", required_argument, NULL, OPT_ENGINE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -251,6 +254,13 @@ int main(int argc, char **argv)
 		case OPT_MTU:
 			set_env("KEEPWIRE_MTU", optarg);
 			break;
+		case OPT_CONGESTION: {
+			enum kw_congestion cc;
+			if (!kw_parse_congestion(optarg, &cc, why, sizeof(why)))
+				return bad_option("--congestion", optarg, why);
+			set_env("KEEPWIRE_CONGESTION", optarg);
+			break;
+		}
 		case OPT_ENGINE:
 			if (!kw_parse_engine(optarg, &placement, why, sizeof(why)))
 				return bad_option("--engine", optarg, why);

@@ -116,6 +116,25 @@ bool kw_parse_engine(const char *text, enum kw_engine_placement *engine, char *w
 	return false;
 }
 
+bool kw_parse_congestion(const char *text, enum kw_congestion *cc, char *why, unsigned why_len)
+{
+	if (text != NULL && word_is(text, "bbr")) {
+		*cc = KW_CONGESTION_BBR;
+		return true;
+	}
+	if (text != NULL && (word_is(text, "newreno") || word_is(text, "reno"))) {
+		*cc = KW_CONGESTION_NEWRENO;
+		return true;
+	}
+	kw_set_why(why, why_len, "unknown congestion control; expected bbr or newreno");
+	return false;
+}
+
+const char *kw_congestion_name(enum kw_congestion cc)
+{
+	return cc == KW_CONGESTION_NEWRENO ? "reno" : "bbr";
+}
+
 static const char *const LEVEL_NAMES[] = { "error", "warn", "info", "debug" };
 
 const char *kw_log_level_name(enum kw_log_level level)
@@ -369,6 +388,9 @@ static void load_direct(struct loader *l)
 	v = get(l, "KEEPWIRE_ENGINE");
 	if (v != NULL && !kw_parse_engine(v, &cfg->engine, why, sizeof(why)))
 		bad_value(l, "KEEPWIRE_ENGINE", v, why);
+	v = get(l, "KEEPWIRE_CONGESTION");
+	if (v != NULL && !kw_parse_congestion(v, &cfg->congestion, why, sizeof(why)))
+		bad_value(l, "KEEPWIRE_CONGESTION", v, why);
 	v = get(l, "KEEPWIRE_MAC");
 	if (v != NULL) {
 		cfg->has_mac = kw_parse_mac(v, cfg->mac, why, sizeof(why));

@@ -30,6 +30,9 @@ enum kw_mode { KW_MODE_SOCKET = 0, KW_MODE_DIRECT };
 /* Where direct mode's engine runs: a thread of the program (default for
  * now) or a process of its own shared by every program on the device. */
 enum kw_engine_placement { KW_ENGINE_THREAD = 0, KW_ENGINE_PROCESS };
+/* Direct mode's congestion control (KEEPWIRE_CONGESTION): BBR, or NewReno
+ * (Linux's name for it, "reno", is accepted too). */
+enum kw_congestion { KW_CONGESTION_BBR = 0, KW_CONGESTION_NEWRENO };
 
 struct kw_config {
 	bool enabled;                  /* false: keepwire touches nothing */
@@ -43,6 +46,7 @@ struct kw_config {
 	bool strict;
 	enum kw_mode mode;
 	enum kw_engine_placement engine;  /* KEEPWIRE_ENGINE */
+	enum kw_congestion congestion;    /* KEEPWIRE_CONGESTION */
 
 	/* Direct mode (KEEPWIRE_TAP ... KEEPWIRE_ROUTE). Every one that is set
 	 * is validated whatever the mode, so a typo is reported even while
@@ -106,6 +110,9 @@ bool kw_parse_user_timeout(const char *text, enum kw_user_timeout_mode *mode,
 			   uint64_t *ms, char *why, unsigned why_len);
 bool kw_parse_policy(const char *text, enum kw_policy *policy, char *why, unsigned why_len);
 bool kw_parse_log_level(const char *text, enum kw_log_level *level, char *why, unsigned why_len);
+bool kw_parse_congestion(const char *text, enum kw_congestion *cc, char *why, unsigned why_len);
+/* "bbr" or "reno" (the name getsockopt(TCP_CONGESTION) gives). */
+const char *kw_congestion_name(enum kw_congestion cc);
 bool kw_parse_engine(const char *text, enum kw_engine_placement *engine, char *why,
 		     unsigned why_len);
 

@@ -826,7 +826,7 @@ struct kw_engine *kw_engine_create(const struct kw_config *cfg, bool memfd, char
 	sc.addr = cfg->address;
 	sc.prefix_len = (uint8_t)cfg->prefix_len;
 	sc.gateway = cfg->gateway;
-	sc.congestion = KW_TCP_CC_BBR;
+	sc.congestion = cfg->congestion == KW_CONGESTION_NEWRENO ? KW_TCP_CC_NEWRENO : KW_TCP_CC_BBR;
 	if (getrandom(&sc.seed, sizeof(sc.seed), 0) != (ssize_t)sizeof(sc.seed))
 		sc.seed = now_ns() ^ ((uint64_t)getpid() << 32);
 	E->stack = kw_stack_create(&sc, kw_tap_netdev(E->tap));

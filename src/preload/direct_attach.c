@@ -214,6 +214,10 @@ static int start_engine(const struct kw_config *c, char *err, size_t errlen)
 		argv[n++] = "--mtu";
 		argv[n++] = mtu;
 	}
+	if (c->congestion != KW_CONGESTION_BBR) {
+		argv[n++] = "--congestion";
+		argv[n++] = (char *)kw_congestion_name(c->congestion);
+	}
 	argv[n] = NULL;
 	if (pipe2(rep, O_CLOEXEC) != 0) {
 		snprintf(err, errlen, "cannot start the engine: pipe: %s", strerror(errno));

@@ -207,6 +207,12 @@ bool kw_direct_getsockopt(int fd, int level, int name, void *val, socklen_t *len
 			return put_int(val, len, kw_rt.cfg.has_mtu ? (int)kw_rt.cfg.mtu - 40 : 1460, ret);
 		case TCP_INFO:
 			return get_tcp_info(s, val, len, ret);
+		case TCP_CONGESTION: {
+			/* As Linux: the name in a 16-byte field (TCP_CA_NAME_MAX). */
+			char ca[16] = { 0 };
+			strncpy(ca, kw_congestion_name(kw_rt.cfg.congestion), sizeof(ca) - 1);
+			return put_value(val, len, ca, sizeof(ca), ret);
+		}
 		default:
 			return fail(ret, ENOPROTOOPT);
 		}

@@ -275,6 +275,18 @@ static void test_tcp_info(void)
 	tap_ok(ti.tcpi_last_data_recv < 5000, "... last data received a moment ago");
 	tap_ok(ti.tcpi_options & TCPI_OPT_TIMESTAMPS, "... timestamps agreed with the kernel");
 	{
+		/* The engine's congestion control by name, in Linux's 16-byte
+		 * field: BBR unless KEEPWIRE_CONGESTION says otherwise. */
+		char ca[32];
+		socklen_t calen = sizeof(ca);
+		const char *want = getenv("KEEPWIRE_CONGESTION") ? getenv("KEEPWIRE_CONGESTION") : "bbr";
+
+		memset(ca, 'x', sizeof(ca));
+		tap_ok(getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, ca, &calen) == 0 && calen == 16 &&
+		       strcmp(ca, want) == 0, "getsockopt(TCP_CONGESTION): the engine's, 16 bytes");
+		tap_diag("TCP_CONGESTION \"%.16s\", %u bytes", ca, (unsigned)calen);
+	}
+	{
 		/* The kernel's own header's longer struct: bytes acked. */
 		uint64_t ext[30];
 		socklen_t elen = sizeof(ext);

@@ -122,24 +122,30 @@ nstat_sack() {
 }
 
 # ---- 1. stack -> kernel: 64 MiB through the lossy router ------------------
-ip netns exec "$NS_P" nstat -n >/dev/null 2>&1
-ip netns exec "$NS_P" sh -c "{ timeout $((LIMIT + 10)) socat -u TCP-LISTEN:5001,reuseaddr STDOUT; echo \$? >'$TMP/k1.status'; } |
-	sha256sum >'$TMP/k1.sha'" &
-kpid=$!
-wait_listen 5001
-stack s1 --connect "$PEER_ADDR:5001" --send-bytes $BULK --sink
-sample_ss 5001 "$TMP/ss1" &
-spid=$!
-finish s1
-wait "$kpid"
-wait "$spid"
-is "$STATUS" 0 "stack -> kernel at $LOSS % loss: kwtcp sent 64 MiB and closed, exit 0"
-[ "$STATUS" -eq 0 ] || show s1.err
-is "$(bytes_of "$TMP/s1.err" sent)" "$BULK" "... all $BULK bytes"
-is "$(cut -d' ' -f1 "$TMP/k1.sha")" "$(sha_of "$TMP/s1.err" sent)" \
-	"... sha256sum in the kernel's namespace matches the stack's SHA-256"
-diag "64 MiB stack -> kernel in $(secs_of "$TMP/s1.err" sent) s, stack retransmits $(field "$TMP/s1.err" 'stat tcp_retransmits'), fast $(field "$TMP/s1.err" 'stat tcp_fast_retransmits')"
-diag "kernel (receiver), first sample: $(head -n 2 "$TMP/ss1" | tr -s ' ' | cut -c1-300)"
+# upload NAME PORT CC: the stack (congestion control CC) sends to socat.
+upload() {
+	ip netns exec "$NS_P" nstat -n >/dev/null 2>&1
+	ip netns exec "$NS_P" sh -c "{ timeout $((LIMIT + 10)) socat -u TCP-LISTEN:$2,reuseaddr STDOUT; echo \$? >'$TMP/$1.status'; } |
+		sha256sum >'$TMP/$1.sha'" &
+	kpid=$!
+	wait_listen "$2"
+	stack "$1" --connect "$PEER_ADDR:$2" --send-bytes $BULK --sink --congestion "$3"
+	sample_ss "$2" "$TMP/ss.$1" &
+	spid=$!
+	finish "$1"
+	wait "$kpid"
+	wait "$spid"
+	is "$STATUS" 0 "stack ($3) -> kernel at $LOSS % loss: kwtcp sent 64 MiB and closed, exit 0"
+	[ "$STATUS" -eq 0 ] || show "$1.err"
+	is "$(bytes_of "$TMP/$1.err" sent)" "$BULK" "... all $BULK bytes"
+	is "$(cut -d' ' -f1 "$TMP/$1.sha")" "$(sha_of "$TMP/$1.err" sent)" \
+		"... sha256sum in the kernel's namespace matches the stack's SHA-256"
+	diag "64 MiB stack ($3) -> kernel in $(secs_of "$TMP/$1.err" sent) s, stack retransmits $(field "$TMP/$1.err" 'stat tcp_retransmits'), fast $(field "$TMP/$1.err" 'stat tcp_fast_retransmits')"
+	diag "kernel (receiver), first sample: $(head -n 2 "$TMP/ss.$1" | tr -s ' ' | cut -c1-300)"
+}
+upload s1 5001 newreno
+# BBR, what the engine runs by default (KEEPWIRE_CONGESTION).
+upload s3 5003 bbr
 
 # ---- 2. kernel -> stack: 64 MiB, the kernel uses the stack's SACKs --------
 ip netns exec "$NS_P" sh -c "head -c $BULK /dev/urandom >'$TMP/bulk' && sha256sum <'$TMP/bulk' >'$TMP/k2.sha'"

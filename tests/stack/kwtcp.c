@@ -271,6 +271,7 @@ static void usage(FILE *f)
 "  --address A/P        the stack's IPv4 address and on-link prefix\n"
 "  --gateway G          default gateway (default: on-link only)\n"
 "  --mac MAC            the stack's MAC (default: random locally administered)\n"
+"  --congestion C       bbr or newreno (default: newreno)\n"
 "  --seed N             secret for ISNs and ports (default: from time and pid)\n"
 "  --connect A:PORT     connect to A:PORT\n"
 "  --listen PORT        accept one connection on PORT\n"
@@ -900,6 +901,13 @@ int main(int argc, char **argv)
 				if (parse_mac(v, o.mac) < 0)
 					bad("--mac", v, "a unicast MAC, xx:xx:xx:xx:xx:xx");
 				o.tap.mac = o.mac;
+			} else if (strcmp(a, "--congestion") == 0) {
+				if (strcmp(v, "bbr") == 0)
+					o.cfg.congestion = KW_TCP_CC_BBR;
+				else if (strcmp(v, "newreno") == 0)
+					o.cfg.congestion = KW_TCP_CC_NEWRENO;
+				else
+					bad("--congestion", v, "bbr or newreno");
 			} else if (strcmp(a, "--seed") == 0) {
 				if (kw_parse_uint(v, 0, UINT64_MAX, &o.cfg.seed) != KW_PARSE_OK)
 					bad("--seed", v, "an unsigned integer");

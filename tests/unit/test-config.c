@@ -418,6 +418,21 @@ static void test_direct_bad(void)
 	bad("KEEPWIRE_ENGINE=fork",
 	    "KEEPWIRE_ENGINE=\"fork\": unknown placement; expected thread or process");
 	bad("KEEPWIRE_ENGINE=", "KEEPWIRE_ENGINE=\"\": unknown placement; expected thread or process");
+	/* Direct mode's congestion control: BBR unless asked otherwise. */
+	load(ENV("UNRELATED=1"));
+	tap_ok(cfg.congestion == KW_CONGESTION_BBR, "KEEPWIRE_CONGESTION unset: bbr");
+	load(ENV("KEEPWIRE_CONGESTION=newreno"));
+	tap_ok(cfg.enabled && diag.count == 0 && cfg.congestion == KW_CONGESTION_NEWRENO,
+	       "KEEPWIRE_CONGESTION=newreno");
+	load(ENV("KEEPWIRE_CONGESTION=Reno"));
+	tap_ok(cfg.enabled && diag.count == 0 && cfg.congestion == KW_CONGESTION_NEWRENO,
+	       "KEEPWIRE_CONGESTION=Reno (Linux's name, any case)");
+	load(ENV("KEEPWIRE_CONGESTION=bbr"));
+	tap_ok(cfg.enabled && diag.count == 0 && cfg.congestion == KW_CONGESTION_BBR,
+	       "KEEPWIRE_CONGESTION=bbr");
+	tap_is_str(kw_congestion_name(KW_CONGESTION_NEWRENO), "reno", "NewReno's TCP_CONGESTION name");
+	bad("KEEPWIRE_CONGESTION=cubic",
+	    "KEEPWIRE_CONGESTION=\"cubic\": unknown congestion control; expected bbr or newreno");
 	load(ENV("KEEPWIRE_STRICT=1", "KEEPWIRE_MAC=x"));
 	tap_ok(cfg.strict && !cfg.enabled && diag.errors == 1,
 	       "strict survives a bad direct variable");
