@@ -354,7 +354,7 @@ static void sim_init(struct sim *s, const struct opts *o)
 		die("cannot create the in-memory link");
 	kw_memlink_set_now(s->link, s->now);
 	for (int i = 0; i < 2; i++) {
-		struct kw_stack_config cfg = { addr[i], 24, 0, o->seed * 2 + (uint64_t)i + 1 };
+		struct kw_stack_config cfg = { addr[i], 24, 0, o->seed * 2 + (uint64_t)i + 1, KW_TCP_CC_NEWRENO };
 
 		s->st[i] = kw_stack_create(&cfg, kw_memlink_dev(s->link, i));
 		if (s->st[i] == NULL)

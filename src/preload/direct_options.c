@@ -140,6 +140,8 @@ static bool get_tcp_info(struct kw_slot *s, void *val, socklen_t *len, int *ret)
 	ti.data_segs_out = k.data_segs_out;
 	ti.bytes_sent = k.bytes_sent;
 	ti.bytes_retrans = k.bytes_retrans;
+	ti.min_rtt = k.min_rtt_us;
+	ti.delivery_rate = k.delivery_rate;
 	ti.snd_wnd = k.snd_wnd;
 	ti.rcv_wnd = k.rcv_wnd;
 	return put_value(val, len, &ti, offsetof(struct kw_linux_tcp_info, rehash), ret);

@@ -202,6 +202,10 @@ struct kw_tcp_info {
 	uint32_t unacked, lost, retrans;
 	uint32_t last_data_sent_ms, last_data_recv_ms, last_ack_recv_ms;
 	uint32_t rtt_us, rttvar_us, snd_ssthresh, snd_cwnd;
+	/* With SACK: the smallest RTT seen (UINT32_MAX: none yet, as Linux)
+	 * and the last delivery rate sample, bytes per second (tcp_rate.c). */
+	uint32_t min_rtt_us;
+	uint64_t delivery_rate;
 	uint32_t total_retrans;
 	uint32_t snd_wnd, rcv_wnd;
 	uint64_t bytes_sent, bytes_retrans, bytes_acked, bytes_received;

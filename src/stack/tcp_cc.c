@@ -21,22 +21,21 @@ void tcp_cc_init(struct kw_tcp *c, uint64_t now_ns)
 		kw_bbr_init(&c->bbr, c->mss, c->cwnd, tcp_cwnd_max(c), now_ns);
 }
 
+/* Every ACK of a SACK connection closes a delivery rate sample
+ * (tcp_rate.c): its rate is what TCP_INFO reports, and BBR's input. */
 void tcp_cc_on_ack(struct kw_tcp *c, uint64_t now_ns)
 {
 	struct tcp_rate *r = &c->rate;
-	struct kw_bbr_ack a;
-
-	if (!c->bbr_on)
-		return;
-	a = (struct kw_bbr_ack){
+	uint64_t min_rtt = c->bbr_on ? kw_bbr_min_rtt(&c->bbr) : c->sb.min_rtt_ns;
+	struct kw_bbr_ack a = {
 		.now_ns = now_ns,
 		.acked = r->rs_acked,
 		.lost = r->lost_new,
 		.inflight = c->sb.pipe,
 		.recovering = c->in_recovery || c->sb.loss_mode,
 		.delivered = r->delivered,
-		.quantum = c->layer->env.gso_max >= 2u * c->mss ? tcp_tso_goal(c) : c->mss,
 	};
+
 	if (r->rs_valid) {
 		uint64_t interval = r->rs_send_elapsed > r->rs_ack_elapsed ? r->rs_send_elapsed
 									   : r->rs_ack_elapsed;
@@ -45,17 +44,22 @@ void tcp_cc_on_ack(struct kw_tcp *c, uint64_t now_ns)
 		a.rtt_ns = r->rs_rtt_ns;
 		/* An interval shorter than the minimum RTT cannot be right
 		 * (the draft's rule): no rate from it. */
-		if (interval >= kw_bbr_min_rtt(&c->bbr))
+		if (interval > 0 && interval >= min_rtt && r->delivered > a.prior_delivered) {
 			a.interval_ns = interval;
+			r->last_rate = (r->delivered - a.prior_delivered) * KW_NS_PER_S / interval;
+		}
 	}
 	if (r->app_limited && r->delivered > r->app_limited)
 		r->app_limited = 0;
-	kw_bbr_set_mss(&c->bbr, c->mss);
-	kw_bbr_on_ack(&c->bbr, &a);
-	c->cwnd = kw_bbr_cwnd(&c->bbr);
 	r->rs_valid = false;
 	r->rs_acked = 0;
 	r->lost_new = 0;
+	if (!c->bbr_on)
+		return;
+	a.quantum = c->layer->env.gso_max >= 2u * c->mss ? tcp_tso_goal(c) : c->mss;
+	kw_bbr_set_mss(&c->bbr, c->mss);
+	kw_bbr_on_ack(&c->bbr, &a);
+	c->cwnd = kw_bbr_cwnd(&c->bbr);
 }
 
 void tcp_cc_on_rto(struct kw_tcp *c, uint32_t flight)

@@ -74,6 +74,12 @@ void kw_tcp_info(const struct kw_tcp *c, struct kw_tcp_info *o, uint64_t now_ns)
 		o->rttvar_us = us(c->rttvar);
 	}
 	o->snd_cwnd = c->cwnd / mss ? c->cwnd / mss : 1;
+	o->min_rtt_us = UINT32_MAX;
+	if (c->bbr_on && kw_bbr_min_rtt(&c->bbr))
+		o->min_rtt_us = us(kw_bbr_min_rtt(&c->bbr));
+	else if (c->sack_ok && c->sb.min_rtt_ns)
+		o->min_rtt_us = us(c->sb.min_rtt_ns);
+	o->delivery_rate = c->rate.last_rate;
 	o->snd_ssthresh = c->ssthresh >= UINT32_MAX / 2 ? 0x7fffffffu : c->ssthresh / mss;
 	o->total_retrans = c->ctr.total_retrans;
 	o->snd_wnd = c->snd_wnd;

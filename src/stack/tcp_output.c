@@ -356,7 +356,7 @@ void tcp_output(struct kw_tcp *c, uint64_t now_ns)
 		tcp_persist_check(c, now_ns);
 		if (c->sack_ok)
 			tcp_rack_schedule(c, now_ns);   /* RACK-TLP timers (tcp_rack.c) */
-		if (c->bbr_on)
+		if (c->sack_ok)
 			tcp_rate_check_app_limited(c);
 	}
 	if (c->ack_now)

@@ -63,7 +63,7 @@ void tcp_rate_check_app_limited(struct kw_tcp *c)
 {
 	const struct tcp_scoreboard *sb = &c->sb;
 
-	if (!c->bbr_on || tcp_unsent(c) > 0 || sb->pipe >= c->cwnd)
+	if (!c->sack_ok || tcp_unsent(c) > 0 || sb->pipe >= c->cwnd)
 		return;
 	for (unsigned i = 0; i < sb->n; i++)
 		if ((sb->e[i].flags & (TCP_SB_SACKED | TCP_SB_LOST | TCP_SB_RETRANS)) == TCP_SB_LOST)

@@ -64,6 +64,7 @@ struct tcp_rate {
 	uint64_t rs_prior_delivered, rs_send_elapsed, rs_ack_elapsed, rs_rtt_ns;
 	uint32_t rs_acked;          /* bytes delivered by this ACK */
 	uint32_t lost_new;          /* bytes taken as lost since the last ACK's sample */
+	uint64_t last_rate;         /* the last valid sample, bytes per second (TCP_INFO) */
 };
 
 struct tcp_scoreboard {

@@ -275,6 +275,25 @@ static void test_tcp_info(void)
 	tap_ok(ti.tcpi_last_data_recv < 5000, "... last data received a moment ago");
 	tap_ok(ti.tcpi_options & TCPI_OPT_TIMESTAMPS, "... timestamps agreed with the kernel");
 	{
+		/* Linux's longer struct: min_rtt (offset 148, us) and
+		 * delivery_rate (offset 160, bytes/s), from the stack's rate
+		 * samples on its SACK scoreboard. */
+		uint8_t ext[232];
+		socklen_t elen = sizeof(ext);
+		uint32_t min_rtt;
+		uint64_t rate;
+
+		memset(ext, 0xff, sizeof(ext));
+		getsockopt(fd, IPPROTO_TCP, TCP_INFO, ext, &elen);
+		memcpy(&min_rtt, ext + 148, 4);
+		memcpy(&rate, ext + 160, 8);
+		tap_diag("min_rtt %u us, delivery_rate %llu bytes/s (%u bytes of TCP_INFO)", min_rtt,
+			 (unsigned long long)rate, (unsigned)elen);
+		tap_ok(elen >= 168 && min_rtt > 0 && min_rtt < 1000000,
+		       "... tcpi_min_rtt measured (0 < min_rtt < 1 s)");
+		tap_ok(rate > 0 && rate < UINT64_C(100000000000), "... tcpi_delivery_rate measured");
+	}
+	{
 		/* The engine's congestion control by name, in Linux's 16-byte
 		 * field: BBR unless KEEPWIRE_CONGESTION says otherwise. */
 		char ca[32];

@@ -131,7 +131,7 @@ static const struct kw_stack_tcp_ops fake_tcp_ops = {
 
 static inline struct kw_stack *fixture_stack(struct capture *c, uint32_t gateway)
 {
-	struct kw_stack_config cfg = { OUR_IP, 24, gateway, 42 };
+	struct kw_stack_config cfg = { OUR_IP, 24, gateway, 42, KW_TCP_CC_NEWRENO };
 
 	capture_init(c, 1500);
 	return kw_stack_create_with_ops(&cfg, &c->dev, &fake_tcp_ops);

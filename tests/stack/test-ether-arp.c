@@ -34,7 +34,7 @@ static void test_ether_parse(void)
 
 static void test_create_config(void)
 {
-	struct kw_stack_config good = { OUR_IP, 24, GW_IP, 1 }, c;
+	struct kw_stack_config good = { OUR_IP, 24, GW_IP, 1, KW_TCP_CC_NEWRENO }, c;
 	struct kw_stack *s;
 
 	capture_init(&cap, 1500);

@@ -148,7 +148,7 @@ static void test_whole_stacks(void)
 
 int main(void)
 {
-	struct kw_stack_config cfg = { OUR_IP, 24, 0, 42 };
+	struct kw_stack_config cfg = { OUR_IP, 24, 0, 42, KW_TCP_CC_NEWRENO };
 	struct kw_stack *s;
 	size_t n;
 

@@ -154,7 +154,7 @@ static void test_output(void)
 	env = fake_tcp.env;
 	{
 		struct capture c2, c3;
-		struct kw_stack_config a = { OUR_IP, 24, 0, 42 }, b = { OUR_IP, 24, 0, 43 };
+		struct kw_stack_config a = { OUR_IP, 24, 0, 42, KW_TCP_CC_NEWRENO }, b = { OUR_IP, 24, 0, 43, KW_TCP_CC_NEWRENO };
 		capture_init(&c2, 1500);
 		capture_init(&c3, 1500);
 		s2 = kw_stack_create_with_ops(&a, &c2.dev, &fake_tcp_ops);
@@ -216,7 +216,7 @@ static void test_routing(void)
 	kw_stack_destroy(s);
 
 	{
-		struct kw_stack_config c = { IP4(10, 1, 2, 3), 32, 0, 1 };
+		struct kw_stack_config c = { IP4(10, 1, 2, 3), 32, 0, 1, KW_TCP_CC_NEWRENO };
 		capture_init(&cap, 1500);
 		s = kw_stack_create_with_ops(&c, &cap.dev, &fake_tcp_ops);
 		tap_ok(s != NULL && kw_ipv4_output(s, IP4(10, 1, 2, 4), 253, "x", 1, SEC(1)) == -ENETUNREACH,

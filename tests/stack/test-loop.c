@@ -50,7 +50,7 @@ static void on_fd(void *ctx, int fd, short revents, uint64_t now)
 
 int main(void)
 {
-	struct kw_stack_config cfg = { OUR_IP, 24, 0, 3 };
+	struct kw_stack_config cfg = { OUR_IP, 24, 0, 3, KW_TCP_CC_NEWRENO };
 	struct kw_netdev dev = { .ops = &wire_ops, .mtu = 1500 };
 	struct extra ex = { 0 };
 	struct kw_stack *s;

@@ -312,7 +312,7 @@ static size_t peer_ack(uint32_t ack, uint16_t win)
 
 static void setup(void)
 {
-	struct kw_stack_config cfg = { OUR_IP, 24, 0, 77 };
+	struct kw_stack_config cfg = { OUR_IP, 24, 0, 77, KW_TCP_CC_NEWRENO };
 	struct side *sd[2] = { &A, &B };
 	uint8_t o[20];
 	size_t n;
@@ -630,7 +630,7 @@ static void test_receive(void)
  * the stack uses none (everything through transmit, MTU-sized). */
 static void test_flags_without_means(void)
 {
-	struct kw_stack_config cfg = { OUR_IP, 24, 0, 78 };
+	struct kw_stack_config cfg = { OUR_IP, 24, 0, 78, KW_TCP_CC_NEWRENO };
 	static const struct kw_netdev_ops plain_ops = { .transmit = rec_transmit };
 	struct rec r;
 	struct kw_stack *s;

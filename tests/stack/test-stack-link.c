@@ -45,7 +45,7 @@ static void run_until(struct world *w, uint64_t end)
 
 static void world_init(struct world *w, const struct kw_memlink_config *lc)
 {
-	struct kw_stack_config a = { A_IP, 24, 0, 1 }, b = { B_IP, 24, 0, 2 };
+	struct kw_stack_config a = { A_IP, 24, 0, 1, KW_TCP_CC_NEWRENO }, b = { B_IP, 24, 0, 2, KW_TCP_CC_NEWRENO };
 
 	memset(w, 0, sizeof(*w));
 	w->link = kw_memlink_create(lc);

@@ -15,7 +15,7 @@ static void test_info_counts(void)
 	struct kw_tcp_info ci, si;
 	static uint8_t buf[100000], rbuf[100000];
 	size_t got = 0;
-	uint64_t t0;
+	uint64_t t0, max_rate = 0;
 
 	pair_init(&p, 11);
 	p.latency = MS(5);
@@ -32,6 +32,9 @@ static void test_info_counts(void)
 	while (got < sizeof(buf) && p.now < t0 + SEC(30)) {
 		ssize_t r;
 		pair_run_until(&p, p.now + MS(1));
+		kw_tcp_info(c, &ci, p.now);
+		if (ci.delivery_rate > max_rate)
+			max_rate = ci.delivery_rate;
 		while ((r = kw_tcp_recv(s, rbuf, sizeof(rbuf), p.now)) > 0)
 			got += (size_t)r;
 	}
@@ -56,6 +59,16 @@ static void test_info_counts(void)
 	tap_ok(si.last_data_recv_ms >= 100 && si.last_data_recv_ms <= 106,
 	       "receiver: last data received about 100 ms ago");
 	tap_ok(ci.options & KW_TCPI_OPT_TIMESTAMPS, "timestamps agreed");
+	tap_diag("sender: min_rtt %u us, delivery rate %llu bytes/s now, %llu at most", ci.min_rtt_us,
+		 (unsigned long long)ci.delivery_rate, (unsigned long long)max_rate);
+	tap_ok(ci.min_rtt_us >= 9990 && ci.min_rtt_us < 13000,
+	       "sender: min_rtt the link's 10 ms (plus at most its 3 ms jitter)");
+	/* Slow start from 10 segments over 10 ms: the rate doubles per RTT;
+	 * the last sample is the 88-byte tail over its delayed ACK. */
+	tap_ok(max_rate >= 10 * 1448 * 100 && max_rate <= sizeof(buf) * 100,
+	       "sender: delivery rate samples from 10 segments per RTT up to at most all of it in one");
+	tap_ok(ci.delivery_rate > 0 && ci.delivery_rate < max_rate, "... the last one, the tail's, lower");
+	tap_is_u64(si.min_rtt_us, UINT32_MAX, "receiver (sent nothing): no min_rtt, as Linux's ~0U");
 
 	/* A loss: one RTO, counted. */
 	p.down = true;
