@@ -355,6 +355,7 @@ static void setup(void)
 		.local_addr = LOCAL,
 		.mss = 1460,
 		.seed = 0x5eed,
+		.congestion = KW_TCP_CC_BBR,    /* forged ACKs and SACKs drive BBR too */
 	};
 
 	memset(&F, 0, sizeof(F));

@@ -30,7 +30,10 @@ int sp_init(struct spair *sp, const struct kw_memlink_config *lc, uint64_t seed)
 	kw_memlink_set_now(sp->link, sp->now);
 	for (int i = 0; i < 2; i++) {
 		struct sp_dev *d = &sp->dev[i];
-		struct kw_stack_config cfg = { addr[i], 24, 0, seed * 2 + (uint64_t)i + 1, KW_TCP_CC_NEWRENO };
+		/* B (the side fuzz-stack feeds) runs BBR, A NewReno: both
+		 * congestion controls see the same traffic. */
+		struct kw_stack_config cfg = { addr[i], 24, 0, seed * 2 + (uint64_t)i + 1,
+					       i == 1 ? KW_TCP_CC_BBR : KW_TCP_CC_NEWRENO };
 
 		d->inner = kw_memlink_dev(sp->link, i);
 		d->sp = sp;
