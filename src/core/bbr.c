@@ -255,7 +255,10 @@ static void set_cwnd(struct kw_bbr *b, const struct kw_bbr_ack *a)
 	target = bdp(b, gain(b));
 	if (target == 0)
 		target = b->prior_cwnd > b->cwnd ? b->prior_cwnd : b->cwnd;   /* no model yet */
-	target += aggregation_cwnd(b) + 3u * (uint64_t)(a->quantum > b->mss ? a->quantum : b->mss);
+	else if (b->mode != KW_BBR_DRAIN)
+		/* DRAIN must get the flight down to one BDP (check_drain):
+		 * no allowance there. */
+		target += aggregation_cwnd(b) + 3u * (uint64_t)(a->quantum > b->mss ? a->quantum : b->mss);
 	if (b->full_bw_reached) {
 		cwnd += a->acked;
 		if (cwnd > target)
