@@ -18,6 +18,14 @@ is "$status" 2 "--engine fork exits 2"
 like "$(cat "$err_file")" '^keepwire: --engine "fork": unknown placement; expected thread or process$' \
 	"... naming the option, the value and what is accepted"
 
+like "$(run --help)" '--congestion C' "--help lists --congestion"
+is "$(run --congestion newreno -- sh -c 'echo "$KEEPWIRE_CONGESTION"')" newreno \
+	"--congestion newreno sets KEEPWIRE_CONGESTION=newreno"
+run --congestion cubic -- true 2>"$err_file"; status=$?
+is "$status" 2 "--congestion cubic exits 2"
+like "$(cat "$err_file")" '^keepwire: --congestion "cubic": unknown congestion control; expected bbr or newreno$' \
+	"... naming the option, the value and what is accepted"
+
 out=$(run engine --help); status=$?
 is "$status" 0 "keepwire engine --help exits 0"
 like "$out" '^Usage: keepwire engine --tap IF --address A/P' "... and shows its usage"
@@ -27,6 +35,11 @@ like "$(cat "$err_file")" '^keepwire engine: --tap IF and --address A/P are requ
 run engine --tap kw0 --address 10.0.0.2/33 2>"$err_file"; status=$?
 is "$status" 2 "keepwire engine --address 10.0.0.2/33 exits 2"
 like "$(cat "$err_file")" '^keepwire engine: KEEPWIRE_ADDRESS="10.0.0.2/33"' "... with the library's message"
+like "$(run engine --help)" '\[--congestion bbr\|newreno\]' "keepwire engine --help lists --congestion"
+run engine --tap kw0 --address 10.0.0.2/24 --congestion vegas 2>"$err_file"; status=$?
+is "$status" 2 "keepwire engine --congestion vegas exits 2"
+like "$(cat "$err_file")" '^keepwire engine: KEEPWIRE_CONGESTION="vegas": unknown congestion control' \
+	"... with the library's message"
 run engine --tap kw0 --address 10.0.0.2/24 --bogus 2>"$err_file"; status=$?
 is "$status" 2 "keepwire engine --bogus exits 2"
 run engine --tap kw0 --address 10.0.0.2/24 extra 2>"$err_file"; status=$?
