@@ -389,7 +389,11 @@ static void publish_stack_error(struct kw_engine *E, struct kw_conn *c)
 static void to_program(struct kw_engine *E, struct kw_conn *c)
 {
 	for (;;) {
-		ssize_t n = kw_tcp_peek(c->tcp, E->scratch, sizeof(E->scratch));
+		/* Straight from the stack's receive buffer (no copy in
+		 * between), at most 256 KiB per call. */
+		struct iovec iov[2];
+		ssize_t n = kw_tcp_peek_iov(c->tcp, iov, 256 * 1024);
+		struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2 };
 		ssize_t w;
 
 		if (n == -EAGAIN) {
@@ -418,7 +422,9 @@ static void to_program(struct kw_engine *E, struct kw_conn *c)
 			kw_tcp_consume(c->tcp, (size_t)n, E->now);
 			continue;
 		}
-		w = send(c->fd, E->scratch, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (iov[1].iov_len == 0)
+			m.msg_iovlen = 1;
+		w = sendmsg(c->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;

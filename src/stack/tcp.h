@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 struct kw_tcp_layer;
 struct kw_tcp;                     /* a socket: listener or connection */
@@ -120,6 +121,10 @@ ssize_t kw_tcp_recv(struct kw_tcp *s, void *buf, size_t len, uint64_t now_ns);
  * kw_tcp_recv()); and consuming n bytes already peeked. */
 size_t kw_tcp_send_space(const struct kw_tcp *s);
 ssize_t kw_tcp_peek(const struct kw_tcp *s, void *buf, size_t len);
+/* The same without the copy: up to len received bytes as one or two
+ * pieces of the receive buffer (iov[1].iov_len 0 when one), valid until
+ * the next call into the layer. */
+ssize_t kw_tcp_peek_iov(const struct kw_tcp *s, struct iovec iov[2], size_t len);
 void kw_tcp_consume(struct kw_tcp *s, size_t n, uint64_t now_ns);
 /* SHUT_RD, SHUT_WR or SHUT_RDWR from <sys/socket.h>. */
 int kw_tcp_shutdown(struct kw_tcp *s, int how, uint64_t now_ns);

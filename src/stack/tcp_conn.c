@@ -988,6 +988,23 @@ ssize_t kw_tcp_peek(const struct kw_tcp *c, void *buf, size_t len)
 	return (ssize_t)n;
 }
 
+ssize_t kw_tcp_peek_iov(const struct kw_tcp *c, struct iovec iov[2], size_t len)
+{
+	ssize_t r = recv_empty_result(c);
+	size_t n, first;
+
+	iov[0].iov_len = iov[1].iov_len = 0;
+	if (r <= 0 || len == 0)
+		return r < 0 ? r : 0;
+	n = len < c->rcv.len ? len : c->rcv.len;
+	first = c->rcv.cap - c->rcv.head < n ? c->rcv.cap - c->rcv.head : n;
+	iov[0].iov_base = c->rcv.buf + c->rcv.head;
+	iov[0].iov_len = first;
+	iov[1].iov_base = c->rcv.buf;
+	iov[1].iov_len = n - first;
+	return (ssize_t)n;
+}
+
 void kw_tcp_consume(struct kw_tcp *c, size_t n, uint64_t now_ns)
 {
 	struct kw_tcp_layer *L = c->layer;

@@ -82,6 +82,60 @@ static void test_peek_consume_space(void)
 	pair_fini(&p);
 }
 
+/* kw_tcp_peek_iov: the bytes peek would copy, in place, in two pieces
+ * once the receive ring wraps; nothing consumed. */
+static void pump(struct tcp_pair *p, struct kw_tcp *c, const uint8_t *data, size_t n)
+{
+	size_t off = 0;
+
+	while (off < n) {
+		ssize_t r = kw_tcp_send(c, data + off, n - off, p->now);
+		if (r > 0)
+			off += (size_t)r;
+		pair_run_until(p, p->now + MS(20));
+	}
+	pair_run_until(p, p->now + MS(100));
+}
+
+static void test_peek_iov(void)
+{
+	static uint8_t data[300000], flat[300000];
+	struct tcp_pair p;
+	struct kw_tcp *c, *s;
+	struct iovec iov[2];
+	ssize_t n;
+	size_t i;
+
+	for (i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7 + i / 251);
+	pair_init(&p, 9);
+	tap_ok(pair_connect(&p, 82, &c, &s, NULL) == 0, "peek_iov: connected");
+	tap_is_u64((uint64_t)kw_tcp_peek_iov(s, iov, 100), (uint64_t)-EAGAIN, "peek_iov with nothing: -EAGAIN");
+	pump(&p, c, data, 200000);
+	n = kw_tcp_peek_iov(s, iov, sizeof(flat));
+	tap_ok(n == 200000 && iov[0].iov_len == 200000 && iov[1].iov_len == 0 &&
+	       memcmp(iov[0].iov_base, data, 200000) == 0, "200,000 bytes in one piece, in place");
+	/* Leave 50,000 bytes unread (an empty ring restarts at offset 0),
+	 * so the next 100,000 run past the end of the 256 KiB ring. */
+	kw_tcp_consume(s, 150000, p.now);
+	pump(&p, c, data + 200000, 100000);
+	n = kw_tcp_peek_iov(s, iov, sizeof(flat));
+	tap_diag("after the wrap: %zu + %zu bytes", iov[0].iov_len, iov[1].iov_len);
+	if (n > 0) {
+		memcpy(flat, iov[0].iov_base, iov[0].iov_len);
+		memcpy(flat + iov[0].iov_len, iov[1].iov_base, iov[1].iov_len);
+	}
+	tap_ok(n == 150000 && iov[1].iov_len > 0 && iov[0].iov_len + iov[1].iov_len == 150000 &&
+	       memcmp(flat, data + 150000, 150000) == 0,
+	       "150,000 unread bytes in two pieces where the ring wraps, in order");
+	n = kw_tcp_peek_iov(s, iov, 10);
+	tap_ok(n == 10 && iov[0].iov_len + iov[1].iov_len == 10, "at most len bytes");
+	tap_is_u64((uint64_t)kw_tcp_recv(s, flat, sizeof(flat), p.now), 150000, "nothing was consumed");
+	kw_tcp_abort(c, p.now);
+	kw_tcp_abort(s, p.now);
+	pair_fini(&p);
+}
+
 /* An idle connection (keepalive only, no data yet) allocates no buffer:
  * 100 of them must not map 2 x 256 KiB each. */
 static void test_idle_connections_have_no_buffers(void)
@@ -495,6 +549,7 @@ int main(void)
 	test_checksum();
 	test_handshake_and_data();
 	test_peek_consume_space();
+	test_peek_iov();
 	test_time_wait_frees_buffers();
 	test_idle_connections_have_no_buffers();
 	test_half_close_server_first();
