@@ -477,6 +477,8 @@ static bool fin_acked(const struct kw_tcp *t)
 /* What the program wrote into the stack, as far as the send buffer takes. */
 static void from_program(struct kw_engine *E, struct kw_conn *c)
 {
+	if (c->prog_drained && !E->draining)
+		return;
 	while (!c->prog_eof && c->tcp != NULL) {
 		size_t space = kw_tcp_send_space(c->tcp);
 		ssize_t r;
@@ -493,8 +495,10 @@ static void from_program(struct kw_engine *E, struct kw_conn *c)
 		if (r < 0 && errno == EINTR)
 			continue;
 		/* Exiting: what the program wrote so far is all it will write. */
-		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !E->draining)
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !E->draining) {
+			c->prog_drained = true;
 			return;
+		}
 		if (r < 0 && errno == ECONNRESET) {
 			/* The last close, with bytes it never read (see
 			 * kw_bridge_event): reset, as Linux's tcp_close. */
@@ -729,6 +733,7 @@ void kw_bridge_run_dirty(struct kw_engine *E)
 
 void kw_bridge_event(struct kw_engine *E, struct kw_conn *c, uint32_t events)
 {
+	c->prog_drained = false;
 	/* Once we shut our end both ways it hangs up by itself: whether the
 	 * program closed is for awaiting_close to find out. */
 	if ((events & (EPOLLHUP | EPOLLERR)) && !c->closed && !(c->shut_rd && c->shut_wr)) {

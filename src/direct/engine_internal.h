@@ -36,6 +36,10 @@ struct kw_conn {
 	bool shut_rd;
 	uint32_t peer_ino;
 	bool stack_backlog;           /* stack data waits for room in the pair */
+	/* The last read of our end found it empty: no read again before an
+	 * epoll event says otherwise (a bulk download would otherwise cost a
+	 * failing recv per frame the stack receives). */
+	bool prog_drained;
 	bool in_epoll;
 	uint32_t events;              /* epoll interest */
 	bool dirty;

@@ -1017,11 +1017,16 @@ void kw_tcp_consume(struct kw_tcp *c, size_t n, uint64_t now_ns)
 	before = (uint32_t)seq_diff(c->rcv_adv, c->rcv_nxt);
 	ring_drop(&c->rcv, n);
 	tcp_mem_reclaim(c);
-	/* Window update when the window opened by a useful amount (RFC 9293
-	 * §3.8.6.2.2, receiver-side SWS avoidance). */
+	/* A window update of its own only when the advertised window has
+	 * fallen to half the buffer or less and reading at least doubles it
+	 * (Linux's tcp_cleanup_rbuf()), and by at least an MSS (RFC 9293
+	 * §3.8.6.2.2, receiver-side SWS avoidance). Otherwise the next ACK
+	 * carries it: an update per read would double the ACKs a bulk
+	 * receiver sends, each one a write to the device. */
 	after = (uint32_t)ring_space(&c->rcv);
 	if (c->state != KW_TCP_CLOSED && c->state != KW_TCP_TIME_WAIT && !c->fin_received &&
-	    after > before && (after - before >= 2u * c->mss || after - before >= c->rcv.cap / 2)) {
+	    after > before && after - before >= c->mss &&
+	    (size_t)before * 2 <= c->rcv.cap && after >= 2u * before) {
 		enter(L);
 		tcp_send_ack(c, now_ns);
 		leave(L);
