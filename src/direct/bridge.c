@@ -490,6 +490,12 @@ static void from_program(struct kw_engine *E, struct kw_conn *c)
 		r = recv(c->fd, E->scratch, space, MSG_DONTWAIT);
 		if (r > 0) {
 			kw_tcp_send(c->tcp, E->scratch, (size_t)r, E->now);
+			/* A short read emptied the pair: no second recv to
+			 * hear EAGAIN (epoll reports what comes next). */
+			if ((size_t)r < space && !E->draining) {
+				c->prog_drained = true;
+				return;
+			}
 			continue;
 		}
 		if (r < 0 && errno == EINTR)
