@@ -1,6 +1,7 @@
 /* The TAP backend (Linux tun/tap driver). See tap.h. */
 #include "config.h"
 #include "dev/tap.h"
+#include "dev/txq.h"
 #include "stack/checksum.h"
 
 #include <errno.h>
@@ -27,7 +28,16 @@ struct kw_tap {
 	bool offload;           /* every frame has a struct virtio_net_hdr in front */
 	char name[IFNAMSIZ];
 	struct kw_tap_stats stats;
+	struct kw_txq *txq;     /* kw_tap_tx_thread(): the writer thread */
+	unsigned inline_left;   /* frames this round may still write inline */
 };
+
+/* With a writer thread, the first frames of each round (kw_tap_tx_round)
+ * are still written by the caller: a lone frame (a request, a reply) is
+ * not worth a hand-over between threads; a burst is. */
+#define TAP_TX_INLINE 2
+/* The writer thread's queue: 64 frames of 64 KiB. */
+#define TAP_TXQ_BYTES (4u * 1024u * 1024u)
 
 /* The vnet header's fields are in the host's byte order: the tun driver's
  * default for the legacy header (no TUNSETVNETLE/BE). */
@@ -52,6 +62,17 @@ static int tap_write(struct kw_tap *tap, const void *frame, size_t len,
 	};
 	ssize_t n;
 
+	if (tap->txq != NULL) {
+		if (tap->inline_left == 0 || kw_txq_busy(tap->txq)) {
+			/* Queued frames go first: never overtake them. */
+			n = hdr ? kw_txq_push(tap->txq, iov[0].iov_base, iov[0].iov_len, frame, len)
+				: kw_txq_push(tap->txq, frame, len, NULL, 0);
+			if (n < 0)
+				tap->stats.tx_dropped++;
+			return (int)n;
+		}
+		tap->inline_left--;
+	}
 	do
 		n = hdr ? writev(tap->fd, iov, 2) : write(tap->fd, frame, len);
 	while (n < 0 && errno == EINTR);
@@ -261,6 +282,7 @@ void kw_tap_close(struct kw_tap *tap)
 {
 	if (tap == NULL)
 		return;
+	kw_txq_stop(tap->txq);          /* what is queued is written first */
 	/* The offload flags belong to the device, not the fd: a persistent
 	 * device would keep handing partial checksums and 64 KiB packets to
 	 * whoever attaches next without IFF_VNET_HDR. */
@@ -362,4 +384,26 @@ ssize_t kw_tap_read(struct kw_tap *tap, void *buf, size_t cap)
 void kw_tap_stats(const struct kw_tap *tap, struct kw_tap_stats *out)
 {
 	*out = tap->stats;
+	if (tap->txq != NULL) {
+		struct kw_txq_stats q;
+
+		kw_txq_stats(tap->txq, &q);
+		out->tx_frames += q.frames;
+		out->tx_bytes += q.bytes;
+		out->tx_dropped += q.dropped;
+	}
+}
+
+int kw_tap_tx_thread(struct kw_tap *tap)
+{
+	if (tap->txq != NULL)
+		return 0;
+	tap->txq = kw_txq_start(tap->fd, TAP_TXQ_BYTES,
+				tap->offload ? sizeof(struct virtio_net_hdr) : 0);
+	return tap->txq != NULL ? 0 : -errno;
+}
+
+void kw_tap_tx_round(struct kw_tap *tap)
+{
+	tap->inline_left = TAP_TX_INLINE;
 }

@@ -73,4 +73,13 @@ struct kw_tap_stats {
 };
 void kw_tap_stats(const struct kw_tap *tap, struct kw_tap_stats *out);
 
+/* Writes go to a thread of their own (dev/txq.h): each write runs the
+ * kernel's receive path for the frame, which then no longer holds up the
+ * caller. Frames keep their order. Returns 0 or -errno (then writes stay
+ * inline). kw_tap_close() writes what is queued first. */
+int kw_tap_tx_thread(struct kw_tap *tap);
+/* A new round of work begins: its first frames are written inline while
+ * nothing is queued (a lone frame is not worth a hand-over). */
+void kw_tap_tx_round(struct kw_tap *tap);
+
 #endif

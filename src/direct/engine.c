@@ -506,6 +506,7 @@ void kw_engine_run(struct kw_engine *E)
 		uint64_t deadline;
 		int n;
 
+		kw_tap_tx_round(E->tap);
 		E->now = now_ns();
 		kw_stack_poll(E->stack, E->now);
 		kw_bridge_run_dirty(E);
@@ -535,6 +536,7 @@ void kw_engine_run(struct kw_engine *E)
 		if (n == 0)
 			n = epoll_wait(E->epfd, ev, 64, wait_ms(deadline, now_ns()));
 		pthread_mutex_lock(&E->lock);
+		kw_tap_tx_round(E->tap);
 		if (n > 0)
 			busy_until = now_ns() + KW_ENGINE_SPIN_NS;
 		E->now = now_ns();
@@ -812,6 +814,9 @@ struct kw_engine *kw_engine_create(const struct kw_config *cfg, bool memfd, char
 	E->tap = kw_tap_open(&o, err, errlen);
 	if (E->tap == NULL)
 		goto fail;
+	/* The device's writes on a thread of their own (dev/txq.h); if
+	 * that thread cannot start, they stay on this one. */
+	(void)kw_tap_tx_thread(E->tap);
 	E->frame_cap = kw_tap_frame_max(E->tap);
 	E->frame = malloc(E->frame_cap);
 	if (E->frame == NULL) {
