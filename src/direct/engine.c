@@ -463,11 +463,10 @@ void kw_engine_read_requests(struct kw_engine *E, int fd)
  * connection's in-order data once at its end (as Linux does what GRO
  * merged), so fewer ACK frames go back through the TAP device, whose
  * writes cost the kernel's side of the connection in this thread. */
+/* Called inside an input batch (kw_engine_run): the ACKs for what arrives
+ * go out once the bridges have moved it to the programs. */
 static void read_frames(struct kw_engine *E)
 {
-	struct kw_tcp_layer *tcp = kw_stack_tcp(E->stack);
-
-	kw_tcp_layer_batch_begin(tcp);
 	for (int n = 0; n < 64; n++) {
 		struct kw_netdev_rx_meta meta;
 		ssize_t len = kw_tap_read_meta(E->tap, E->frame, E->frame_cap, &meta);
@@ -481,7 +480,6 @@ static void read_frames(struct kw_engine *E)
 		}
 		kw_stack_input_meta(E->stack, E->frame, (size_t)len, &meta, E->now);
 	}
-	kw_tcp_layer_batch_end(tcp, E->now);
 }
 
 static int wait_ms(uint64_t deadline, uint64_t now)
@@ -540,6 +538,11 @@ void kw_engine_run(struct kw_engine *E)
 		if (n > 0)
 			busy_until = now_ns() + KW_ENGINE_SPIN_NS;
 		E->now = now_ns();
+		/* One ACK per connection for all the frames read, sent after
+		 * the bridges moved the data on: it then carries the reopened
+		 * window, as Linux defers an ACK that would shrink the window
+		 * until the reader has read (tcp_cleanup_rbuf). */
+		kw_tcp_layer_batch_begin(kw_stack_tcp(E->stack));
 		for (int i = 0; i < n; i++) {
 			uint64_t id = ev[i].data.u64;
 
@@ -557,6 +560,7 @@ void kw_engine_run(struct kw_engine *E)
 				E->host_event(E, id, ev[i].events);
 		}
 		kw_bridge_run_dirty(E);
+		kw_tcp_layer_batch_end(kw_stack_tcp(E->stack), E->now);
 	}
 	pthread_mutex_unlock(&E->lock);
 }

@@ -258,8 +258,10 @@ void kw_tcp_layer_set_mem_limit(struct kw_tcp_layer *layer, size_t bytes);
 /* A batch of input segments (what a device had queued at once): between
  * begin and end, the ACK that in-order data calls for (every second full
  * segment) is held back and sent once per connection at end, acknowledging
- * the whole batch, as Linux acknowledges what GRO merged. Duplicate ACKs,
- * window updates and ACKs for out-of-order data still go at once. */
+ * the whole batch, as Linux acknowledges what GRO merged. Duplicate ACKs
+ * and ACKs for out-of-order data still go at once. A caller that also
+ * reads (kw_tcp_consume) before the end gets the reopened window into that
+ * one ACK instead of a window update of its own. */
 void kw_tcp_layer_batch_begin(struct kw_tcp_layer *layer);
 void kw_tcp_layer_batch_end(struct kw_tcp_layer *layer, uint64_t now_ns);
 

@@ -136,54 +136,6 @@ static void test_peek_iov(void)
 	pair_fini(&p);
 }
 
-/* Reading sends a window update of its own only when the advertised
- * window had fallen to half the buffer or less and the read at least
- * doubles it (Linux's tcp_cleanup_rbuf()); other reads leave it to the
- * next ACK, or a bulk receiver would send two ACKs per arriving frame. */
-static uint64_t pure_acks_from_server;
-
-static void count_pure_acks(struct tcp_pair *p, int from, const uint8_t *seg, size_t len,
-			    const struct seginfo *si)
-{
-	(void)p;
-	(void)seg;
-	(void)len;
-	if (from == 1 && si->dlen == 0 && !(si->flags & (F_SYN | F_FIN | F_RST)))
-		pure_acks_from_server++;
-}
-
-static void test_window_update_on_read(void)
-{
-	static uint8_t data[200000], sink[200000];
-	struct tcp_pair p;
-	struct kw_tcp *c, *s;
-	uint64_t before;
-
-	memset(data, 0x5a, sizeof(data));
-	pair_init(&p, 11);
-	tap_ok(pair_connect(&p, 83, &c, &s, NULL) == 0, "window update: connected");
-	p.tap = count_pure_acks;
-	pump(&p, c, data, 30000);
-	before = pure_acks_from_server;
-	tap_is_u64((uint64_t)kw_tcp_recv(s, sink, 30000, p.now), 30000, "read 30,000 of a 256 KiB buffer");
-	pair_run_until(&p, p.now + MS(1));
-	tap_is_u64(pure_acks_from_server - before, 0,
-		   "the window never fell to half: the read sends nothing");
-	pump(&p, c, data, 200000);
-	before = pure_acks_from_server;
-	tap_is_u64((uint64_t)kw_tcp_recv(s, sink, 20000, p.now), 20000, "read 20,000 of 200,000 buffered");
-	pair_run_until(&p, p.now + MS(1));
-	tap_is_u64(pure_acks_from_server - before, 0,
-		   "the window went from 56 KiB to 76 KiB, not doubled: nothing sent");
-	tap_is_u64((uint64_t)kw_tcp_recv(s, sink, sizeof(sink), p.now), 180000, "read the other 180,000");
-	pair_run_until(&p, p.now + MS(1));
-	tap_is_u64(pure_acks_from_server - before, 1,
-		   "the window was under half and more than doubled: one window update");
-	kw_tcp_abort(c, p.now);
-	kw_tcp_abort(s, p.now);
-	pair_fini(&p);
-}
-
 /* An idle connection (keepalive only, no data yet) allocates no buffer:
  * 100 of them must not map 2 x 256 KiB each. */
 static void test_idle_connections_have_no_buffers(void)
@@ -598,7 +550,6 @@ int main(void)
 	test_handshake_and_data();
 	test_peek_consume_space();
 	test_peek_iov();
-	test_window_update_on_read();
 	test_time_wait_frees_buffers();
 	test_idle_connections_have_no_buffers();
 	test_half_close_server_first();

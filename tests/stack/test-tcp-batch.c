@@ -2,7 +2,8 @@
  * data calls for are held to the end of the batch and sent once per
  * connection, as Linux acknowledges what GRO merged; out-of-order data
  * still draws its duplicate ACK at once; outside a batch nothing changes
- * (an ACK every second full segment). */
+ * (an ACK every second full segment). A read within the batch sends no
+ * window update of its own: the ACK at the end carries the window. */
 #include "tests/stack/tcp-pair.h"
 #include "tests/tap.h"
 
@@ -11,6 +12,7 @@
 struct acks {
 	unsigned n;
 	uint32_t last;
+	uint16_t win;
 };
 static struct acks acks;              /* pure ACKs the server sent */
 static struct seginfo client_last;    /* the client's last segment */
@@ -24,6 +26,7 @@ static void count_tap(struct tcp_pair *p, int from, const uint8_t *seg, size_t l
 	} else if (si->dlen == 0 && (si->flags & F_ACK) && !(si->flags & (F_SYN | F_FIN))) {
 		acks.n++;
 		acks.last = si->ack;
+		acks.win = si->win;
 	}
 }
 
@@ -139,6 +142,50 @@ static void test_batch_conn_freed(void)
 	teardown(&k);
 }
 
+static void drain(struct kw_tcp *s, struct tcp_pair *p)
+{
+	static uint8_t buf[65536];
+
+	while (kw_tcp_recv(s, buf, sizeof(buf), p->now) > 0)
+		;
+}
+
+static void test_batch_read(void)
+{
+	struct conn k;
+	unsigned during;
+	uint16_t win_read, win_unread;
+
+	setup(&k);
+	kw_tcp_layer_batch_begin(k.p.l[1]);
+	for (int i = 0; i < 10; i++)
+		inject(&k, k.cseq + (uint32_t)(i * k.mss), k.mss);
+	drain(k.s, &k.p);
+	during = acks.n;
+	kw_tcp_layer_batch_end(k.p.l[1], k.p.now);
+	win_read = acks.win;
+	tap_is_u64(during, 0, "read within a batch: no window update of its own");
+	tap_is_u64(acks.n, 1, "... one ACK at the batch's end");
+	tap_ok(acks.last == k.cseq + (uint32_t)(10 * k.mss), "... acknowledging all 10 segments");
+	teardown(&k);
+
+	setup(&k);
+	kw_tcp_layer_batch_begin(k.p.l[1]);
+	for (int i = 0; i < 10; i++)
+		inject(&k, k.cseq + (uint32_t)(i * k.mss), k.mss);
+	kw_tcp_layer_batch_end(k.p.l[1], k.p.now);
+	win_unread = acks.win;
+	tap_diag("window at the batch's end: %u read, %u unread", win_read, win_unread);
+	tap_ok(win_read > win_unread, "... carrying the window the read reopened");
+	/* Outside a batch, reading 10 segments opens the window by more than
+	 * 2 MSS: an update goes at once (RFC 9293 receiver SWS avoidance). */
+	acks.n = 0;
+	drain(k.s, &k.p);
+	tap_is_u64(acks.n, 1, "a read outside a batch sends its window update");
+	tap_ok(acks.win > win_unread, "... with the reopened window");
+	teardown(&k);
+}
+
 int main(void)
 {
 	test_without_batch();
@@ -146,5 +193,6 @@ int main(void)
 	test_batch_out_of_order();
 	test_batch_single_segment();
 	test_batch_conn_freed();
+	test_batch_read();
 	return tap_done();
 }
