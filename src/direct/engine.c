@@ -459,12 +459,10 @@ void kw_engine_read_requests(struct kw_engine *E, int fd)
 
 /* ---- the loop ---------------------------------------------------------- */
 
-/* What the device has queued, as one batch: the stack acknowledges each
- * connection's in-order data once at its end (as Linux does what GRO
- * merged), so fewer ACK frames go back through the TAP device, whose
- * writes cost the kernel's side of the connection in this thread. */
-/* Called inside an input batch (kw_engine_run): the ACKs for what arrives
- * go out once the bridges have moved it to the programs. */
+/* What the device has queued, up to 64 frames. It is read inside an input
+ * batch (kw_engine_run), so the stack acknowledges each connection's
+ * in-order data once, after the bridges have moved it on (as Linux does
+ * what GRO merged): fewer ACK frames go back through the TAP device. */
 static void read_frames(struct kw_engine *E)
 {
 	for (int n = 0; n < 64; n++) {
