@@ -11,6 +11,11 @@
  * The device's MAC is the stack's own address on the link, not the kernel
  * interface's: by default a random locally administered unicast address.
  *
+ * The device's transmit queue (frames the kernel holds until we read them)
+ * is lengthened to at least 10,000 frames where we may (CAP_NET_ADMIN):
+ * with the kernel's default of 1,000, a busy reader makes the kernel drop
+ * frames its TCP senders were allowed to send.
+ *
  * Offloads (opt-in, kw_tap_options.offload): the fd is opened with
  * IFF_VNET_HDR, so every frame either way carries a struct virtio_net_hdr
  * (<linux/virtio_net.h>) in front, and TUNSETOFFLOAD(TUN_F_CSUM |

@@ -13,6 +13,10 @@
  *     offloads; a plain (no offload) TAP announces none;
  *   - kw_tap_close turns the offloads off again: the same persistent
  *     device opened afterwards without offloads gets full checksums.
+ * And the device's transmit queue (the frames the kernel holds for us):
+ * kw_tap_open lengthens the kernel's default 1,000 frames to 10,000, so
+ * that a busy engine does not make the kernel drop what its TCP senders
+ * were allowed to send, and keeps a length the administrator set higher.
  * A large TCP segment written with offloads, cut and taken by the kernel,
  * is tested end to end by tests/stack/kernel-tcp-offload.t. */
 #define _GNU_SOURCE
@@ -51,6 +55,18 @@ static int inet_ioctl(unsigned long req, void *arg)
 	r = ioctl(s, req, arg);
 	close(s);
 	return r;
+}
+
+static int txqueuelen(int set)
+{
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", DEV);
+	ifr.ifr_qlen = set;
+	if (inet_ioctl(set ? SIOCSIFTXQLEN : SIOCGIFTXQLEN, &ifr) < 0)
+		return -1;
+	return set ? set : ifr.ifr_qlen;
 }
 
 static int set_addr(void)
@@ -140,7 +156,7 @@ int main(void)
 		tap_skip_all("/dev/net/tun is missing");
 	if (unshare(CLONE_NEWNET) != 0)
 		tap_skip_all("cannot make a network namespace");
-	tap_plan(16);
+	tap_plan(18);
 
 	/* A persistent device, so that what one fd leaves behind shows on
 	 * the next: made here, persistent until the namespace goes. */
@@ -156,6 +172,7 @@ int main(void)
 		}
 		close(pfd);
 	}
+	tap_diag("transmit queue before kw_tap_open: %d frames", txqueuelen(0));
 
 	tap = kw_tap_open(&o, err, sizeof(err));
 	tap_ok(tap != NULL, "kw_tap_open with offload on an existing TAP device");
@@ -163,6 +180,7 @@ int main(void)
 		tap_diag("%s", err);
 		return 1;
 	}
+	tap_ok(txqueuelen(0) == 10000, "... the device's transmit queue lengthened to 10000 frames");
 	tap_ok(kw_tap_offload(tap) && kw_tap_netdev(tap)->flags ==
 	       (KW_NETDEV_TX_CSUM | KW_NETDEV_TX_TSO4 | KW_NETDEV_RX_META),
 	       "... the netdev announces checksum and segmentation offload and received metadata");
@@ -185,12 +203,14 @@ int main(void)
 	tap_ok(n > 0 && tcp_csum_valid(frame, (size_t)n), "... with the checksum finished by kw_tap_read");
 
 	kw_tap_close(tap);
+	txqueuelen(20000);
 	o.offload = false;
 	tap = kw_tap_open(&o, err, sizeof(err));
 	tap_ok(tap != NULL && !kw_tap_offload(tap) && kw_tap_netdev(tap)->flags == 0,
 	       "the same device without offload: the netdev announces none");
 	if (tap == NULL)
 		return 1;
+	tap_ok(txqueuelen(0) == 20000, "... a longer transmit queue set on the device is kept");
 	tap_ok(kw_tap_frame_max(tap) == 14 + 4 + 1500, "... frames of at most the MTU");
 	s3 = kernel_connect(7003);
 	n = read_syn(tap, 7003, false, NULL);
