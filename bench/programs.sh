@@ -25,6 +25,8 @@
 #   KW_PROGRAMS_ROUNDS   rounds per configuration (default 3)
 #   KW_PROGRAMS_SECONDS  seconds per iperf3/sockperf/wrk run (default 5)
 #   KW_PROGRAMS_LOSS     loss rates for wrk, % (default "0 2")
+#   KW_PROGRAMS_BUSY_POLL  KEEPWIRE_BUSY_POLL for an extra sockperf row in
+#                          direct mode, us (default 100; 0: no such row)
 #   KW_KERNEL_CC         the kernel side's congestion control
 set -eu
 
@@ -34,6 +36,7 @@ lib=$builddir/.libs/libkeepwire.so
 rounds=${KW_PROGRAMS_ROUNDS:-3}
 secs=${KW_PROGRAMS_SECONDS:-5}
 wrk_loss=${KW_PROGRAMS_LOSS:-0 2}
+busy_poll=${KW_PROGRAMS_BUSY_POLL:-100}
 resultdir=$builddir/bench/results
 result=$resultdir/programs.txt
 
@@ -148,6 +151,17 @@ sockperf_one() {
 	fi
 	echo "sp_p50 ${p50:--}" >>"$tmp/$1"
 	echo "sp_p99 ${p99:--}" >>"$tmp/$1"
+	# Direct mode again with busy polling (KEEPWIRE_BUSY_POLL); the kernel
+	# has nothing to poll on veth, so its row compares with the plain run.
+	if [ "$1" = direct ] && [ "$busy_poll" != 0 ]; then
+		plain_env=$DIRECT_ENV
+		DIRECT_ENV="$DIRECT_ENV KEEPWIRE_BUSY_POLL=$busy_poll"
+		p50=
+		client direct sockperf ping-pong --tcp -i "$P_PEER" -p 11111 -t "$secs" --full-rtt >"$out" 2>&1 &&
+			p50=$(sed -n 's/.*percentile 50\.000 = *\([0-9.]*\).*/\1/p' "$out" | head -n 1)
+		DIRECT_ENV=$plain_env
+	fi
+	echo "sp_bp_p50 ${p50:--}" >>"$tmp/$1"
 }
 if have sockperf; then
 	ip netns exec "$NS_P" sockperf server --tcp -i "$P_PEER" -p 11111 >/dev/null 2>&1 &
@@ -155,6 +169,7 @@ if have sockperf; then
 	interleave sockperf_one
 	row "sockperf ping-pong p50, us" sp_p50
 	row "sockperf ping-pong p99, us" sp_p99
+	[ "$busy_poll" != 0 ] && row "sockperf p50, busy poll ${busy_poll} us" sp_bp_p50
 else
 	echo "sockperf is missing: skipped (apt-get install sockperf)" | tee -a "$result"
 fi

@@ -52,6 +52,8 @@ static void usage(FILE *out)
 "  --mtu N             the stack's MTU [KEEPWIRE_MTU] (the device's)\n"
 "  --congestion C      the stack's congestion control: bbr or newreno\n"
 "                      [KEEPWIRE_CONGESTION] (bbr)\n"
+"  --busy-poll US      a blocking read of a stack socket polls for up to US\n"
+"                      microseconds before it sleeps [KEEPWIRE_BUSY_POLL] (0)\n"
 "  --engine P          where the stack runs: thread (inside the program) or\n"
 "                      process (one keepwire engine per device, shared by\n"
 "                      every program, started on demand) [KEEPWIRE_ENGINE]\n"
@@ -158,7 +160,8 @@ int main(int argc, char **argv)
 {
 	enum { OPT_IDLE = 256, OPT_INTERVAL, OPT_COUNT, OPT_USER_TIMEOUT,
 	       OPT_POLICY, OPT_LOG, OPT_STRICT, OPT_DIRECT, OPT_TAP, OPT_ADDRESS,
-	       OPT_GATEWAY, OPT_ROUTE, OPT_MAC, OPT_MTU, OPT_ENGINE, OPT_CONGESTION };
+	       OPT_GATEWAY, OPT_ROUTE, OPT_MAC, OPT_MTU, OPT_ENGINE, OPT_CONGESTION,
+	       OPT_BUSY_POLL };
 	static const struct option options[] = {
 		{ "idle", required_argument, NULL, OPT_IDLE },
 		{ "interval", required_argument, NULL, OPT_INTERVAL },
@@ -175,6 +178,7 @@ int main(int argc, char **argv)
 		{ "mac", required_argument, NULL, OPT_MAC },
 		{ "mtu", required_argument, NULL, OPT_MTU },
 		{ "congestion", required_argument, NULL, OPT_CONGESTION },
+		{ "busy-poll", required_argument, NULL, OPT_BUSY_POLL },
 		{ "engine", required_argument, NULL, OPT_ENGINE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -259,6 +263,13 @@ int main(int argc, char **argv)
 			if (!kw_parse_congestion(optarg, &cc, why, sizeof(why)))
 				return bad_option("--congestion", optarg, why);
 			set_env("KEEPWIRE_CONGESTION", optarg);
+			break;
+		}
+		case OPT_BUSY_POLL: {
+			unsigned us;
+			if (!kw_parse_busy_poll(optarg, &us, why, sizeof(why)))
+				return bad_option("--busy-poll", optarg, why);
+			set_env("KEEPWIRE_BUSY_POLL", optarg);
 			break;
 		}
 		case OPT_ENGINE:

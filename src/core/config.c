@@ -130,6 +130,33 @@ bool kw_parse_congestion(const char *text, enum kw_congestion *cc, char *why, un
 	return false;
 }
 
+bool kw_parse_busy_poll(const char *text, unsigned *us, char *why, unsigned why_len)
+{
+	char digits[24];
+	size_t n = text != NULL ? strlen(text) : 0;
+	uint64_t v;
+	enum kw_parse_status st;
+
+	if (text != NULL && word_is(text, "off")) {
+		*us = 0;
+		return true;
+	}
+	/* A plain number (as Linux's busy_read) or one ending in "us". */
+	if (n > 2 && n - 2 < sizeof(digits) && word_is(text + n - 2, "us")) {
+		memcpy(digits, text, n - 2);
+		digits[n - 2] = '\0';
+		text = digits;
+	}
+	st = kw_parse_uint(text, 0, KW_BUSY_POLL_MAX_US, &v);
+	if (st != KW_PARSE_OK) {
+		kw_set_why(why, why_len, "%s; expected microseconds from 0 (off) to %u, as 50 or 50us",
+			   kw_parse_status_text(st), KW_BUSY_POLL_MAX_US);
+		return false;
+	}
+	*us = (unsigned)v;
+	return true;
+}
+
 const char *kw_congestion_name(enum kw_congestion cc)
 {
 	return cc == KW_CONGESTION_NEWRENO ? "reno" : "bbr";
@@ -391,6 +418,9 @@ static void load_direct(struct loader *l)
 	v = get(l, "KEEPWIRE_CONGESTION");
 	if (v != NULL && !kw_parse_congestion(v, &cfg->congestion, why, sizeof(why)))
 		bad_value(l, "KEEPWIRE_CONGESTION", v, why);
+	v = get(l, "KEEPWIRE_BUSY_POLL");
+	if (v != NULL && !kw_parse_busy_poll(v, &cfg->busy_poll_us, why, sizeof(why)))
+		bad_value(l, "KEEPWIRE_BUSY_POLL", v, why);
 	v = get(l, "KEEPWIRE_MAC");
 	if (v != NULL) {
 		cfg->has_mac = kw_parse_mac(v, cfg->mac, why, sizeof(why));

@@ -22,6 +22,9 @@
 #define KW_KEEP_TIME_MAX_S     32767u
 #define KW_KEEPCNT_MAX         127u
 #define KW_USER_TIMEOUT_MAX_MS 2147483647u
+/* Direct mode's busy polling before a blocking read sleeps (µs, as
+ * Linux's net.core.busy_read); a second is already far past useful. */
+#define KW_BUSY_POLL_MAX_US    1000000u
 
 enum kw_log_level { KW_LOG_ERROR = 0, KW_LOG_WARN, KW_LOG_INFO, KW_LOG_DEBUG };
 enum kw_policy { KW_POLICY_DEFAULT = 0, KW_POLICY_FORCE };
@@ -47,6 +50,7 @@ struct kw_config {
 	enum kw_mode mode;
 	enum kw_engine_placement engine;  /* KEEPWIRE_ENGINE */
 	enum kw_congestion congestion;    /* KEEPWIRE_CONGESTION */
+	unsigned busy_poll_us;            /* KEEPWIRE_BUSY_POLL, 0: off */
 
 	/* Direct mode (KEEPWIRE_TAP ... KEEPWIRE_ROUTE). Every one that is set
 	 * is validated whatever the mode, so a typo is reported even while
@@ -115,6 +119,8 @@ bool kw_parse_congestion(const char *text, enum kw_congestion *cc, char *why, un
 const char *kw_congestion_name(enum kw_congestion cc);
 bool kw_parse_engine(const char *text, enum kw_engine_placement *engine, char *why,
 		     unsigned why_len);
+/* Microseconds, 0 to KW_BUSY_POLL_MAX_US; "off" is 0. */
+bool kw_parse_busy_poll(const char *text, unsigned *us, char *why, unsigned why_len);
 
 const char *kw_log_level_name(enum kw_log_level level);
 

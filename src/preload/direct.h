@@ -127,6 +127,10 @@ bool kw_direct_sockname(int fd, struct sockaddr *addr, socklen_t *len, bool peer
 /* A read on fd returned 0: the error that ended the connection (taken, as
  * the kernel reports it once), or 0 for a plain end of stream. */
 int kw_direct_read_error(int fd);
+/* Before a read of fd with flags: with KEEPWIRE_BUSY_POLL, a blocking read
+ * of a stack socket with nothing to read polls for up to that long first
+ * (busy_poll.c). Keeps errno. */
+void kw_busy_poll_read(int fd, int flags);
 /* Before a write: 0 to go ahead, or the errno to fail with (raising
  * SIGPIPE where the kernel would, unless MSG_NOSIGNAL is in flags). */
 int kw_direct_write_check(int fd, int flags);

@@ -56,6 +56,7 @@ static size_t iov_total(const struct iovec *iov, int n)
 
 KW_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
+	kw_busy_poll_read(fd, 0);
 	ssize_t r = kw_libc.read ? kw_libc.read(fd, buf, n) : syscall(SYS_read, fd, buf, n);
 
 	return after_read(fd, r, n);
@@ -63,6 +64,7 @@ KW_EXPORT ssize_t read(int fd, void *buf, size_t n)
 
 KW_EXPORT ssize_t readv(int fd, const struct iovec *iov, int n)
 {
+	kw_busy_poll_read(fd, 0);
 	ssize_t r = kw_libc.readv ? kw_libc.readv(fd, iov, n) : syscall(SYS_readv, fd, iov, n);
 
 	return after_read(fd, r, r == 0 ? iov_total(iov, n) : 0);
@@ -70,6 +72,7 @@ KW_EXPORT ssize_t readv(int fd, const struct iovec *iov, int n)
 
 KW_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
+	kw_busy_poll_read(fd, flags);
 	ssize_t r = kw_libc.recv ? kw_libc.recv(fd, buf, n, flags)
 				 : syscall(SYS_recvfrom, fd, buf, n, flags, NULL, NULL);
 
@@ -79,6 +82,7 @@ KW_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 KW_EXPORT ssize_t recvfrom(int fd, void *restrict buf, size_t n, int flags,
 			   kw_sockaddr_arg addr, socklen_t *restrict len)
 {
+	kw_busy_poll_read(fd, flags);
 	ssize_t r = kw_libc.recvfrom ? kw_libc.recvfrom(fd, buf, n, flags, addr, len)
 				     : syscall(SYS_recvfrom, fd, buf, n, flags, KW_SA(addr), len);
 
@@ -87,6 +91,7 @@ KW_EXPORT ssize_t recvfrom(int fd, void *restrict buf, size_t n, int flags,
 
 KW_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
+	kw_busy_poll_read(fd, flags);
 	ssize_t r = kw_libc.recvmsg ? kw_libc.recvmsg(fd, msg, flags)
 				    : syscall(SYS_recvmsg, fd, msg, flags);
 

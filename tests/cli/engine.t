@@ -26,6 +26,14 @@ is "$status" 2 "--congestion cubic exits 2"
 like "$(cat "$err_file")" '^keepwire: --congestion "cubic": unknown congestion control; expected bbr or newreno$' \
 	"... naming the option, the value and what is accepted"
 
+like "$(run --help)" '--busy-poll US' "--help lists --busy-poll"
+is "$(run --busy-poll 50 -- sh -c 'echo "$KEEPWIRE_BUSY_POLL"')" 50 \
+	"--busy-poll 50 sets KEEPWIRE_BUSY_POLL=50"
+run --busy-poll 2s -- true 2>"$err_file"; status=$?
+is "$status" 2 "--busy-poll 2s exits 2"
+like "$(cat "$err_file")" '^keepwire: --busy-poll "2s": not a number; expected microseconds from 0 \(off\) to 1000000, as 50 or 50us$' \
+	"... naming the option, the value and what is accepted"
+
 out=$(run engine --help); status=$?
 is "$status" 0 "keepwire engine --help exits 0"
 like "$out" '^Usage: keepwire engine --tap IF --address A/P' "... and shows its usage"

@@ -433,6 +433,26 @@ static void test_direct_bad(void)
 	tap_is_str(kw_congestion_name(KW_CONGESTION_NEWRENO), "reno", "NewReno's TCP_CONGESTION name");
 	bad("KEEPWIRE_CONGESTION=cubic",
 	    "KEEPWIRE_CONGESTION=\"cubic\": unknown congestion control; expected bbr or newreno");
+	/* Busy polling before a blocking read of a stack socket sleeps. */
+	load(ENV("UNRELATED=1"));
+	tap_ok(cfg.busy_poll_us == 0, "KEEPWIRE_BUSY_POLL unset: off");
+	load(ENV("KEEPWIRE_BUSY_POLL=50"));
+	tap_ok(cfg.enabled && diag.count == 0 && cfg.busy_poll_us == 50, "KEEPWIRE_BUSY_POLL=50");
+	load(ENV("KEEPWIRE_BUSY_POLL=1000000"));
+	tap_ok(cfg.enabled && diag.count == 0 && cfg.busy_poll_us == 1000000,
+	       "KEEPWIRE_BUSY_POLL=1000000 (the largest)");
+	load(ENV("KEEPWIRE_BUSY_POLL=Off"));
+	tap_ok(cfg.enabled && diag.count == 0 && cfg.busy_poll_us == 0, "KEEPWIRE_BUSY_POLL=Off");
+	load(ENV("KEEPWIRE_BUSY_POLL=0"));
+	tap_ok(cfg.enabled && diag.count == 0 && cfg.busy_poll_us == 0, "KEEPWIRE_BUSY_POLL=0");
+	bad("KEEPWIRE_BUSY_POLL=1000001",
+	    "KEEPWIRE_BUSY_POLL=\"1000001\": out of range; expected microseconds from 0 (off) "
+	    "to 1000000, as 50 or 50us");
+	bad("KEEPWIRE_BUSY_POLL=50ms",
+	    "KEEPWIRE_BUSY_POLL=\"50ms\": not a number; expected microseconds from 0 (off) "
+	    "to 1000000, as 50 or 50us");
+	load(ENV("KEEPWIRE_BUSY_POLL=50us"));
+	tap_ok(cfg.enabled && diag.count == 0 && cfg.busy_poll_us == 50, "KEEPWIRE_BUSY_POLL=50us");
 	load(ENV("KEEPWIRE_STRICT=1", "KEEPWIRE_MAC=x"));
 	tap_ok(cfg.strict && !cfg.enabled && diag.errors == 1,
 	       "strict survives a bad direct variable");
