@@ -30,6 +30,7 @@ struct kw_tap {
 	struct kw_tap_stats stats;
 	struct kw_txq *txq;     /* kw_tap_tx_thread(): the writer thread */
 	unsigned inline_left;   /* frames this round may still write inline */
+	int txqueue_len;        /* the device's, after kw_tap_open (0: unknown) */
 };
 
 /* With a writer thread, the first frames of each round (kw_tap_tx_round)
@@ -167,16 +168,20 @@ static int exists(const char *name)
  * the administrator chose above ours is kept. */
 #define KW_TAP_TXQUEUE_MIN 10000
 
-static void lengthen_txqueue(const char *name)
+static int lengthen_txqueue(const char *name)
 {
 	struct ifreq ifr;
+	int was;
 
 	memset(&ifr, 0, sizeof(ifr));
 	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
-	if (ifreq_ioctl(SIOCGIFTXQLEN, &ifr) < 0 || ifr.ifr_qlen >= KW_TAP_TXQUEUE_MIN)
-		return;
+	if (ifreq_ioctl(SIOCGIFTXQLEN, &ifr) < 0)
+		return 0;
+	if (ifr.ifr_qlen >= KW_TAP_TXQUEUE_MIN)
+		return ifr.ifr_qlen;
+	was = ifr.ifr_qlen;
 	ifr.ifr_qlen = KW_TAP_TXQUEUE_MIN;
-	(void)ifreq_ioctl(SIOCSIFTXQLEN, &ifr);
+	return ifreq_ioctl(SIOCSIFTXQLEN, &ifr) == 0 ? KW_TAP_TXQUEUE_MIN : was;
 }
 
 struct kw_tap *kw_tap_open(const struct kw_tap_options *opt, char *err, size_t errlen)
@@ -270,7 +275,7 @@ struct kw_tap *kw_tap_open(const struct kw_tap_options *opt, char *err, size_t e
 		 * kernel would hand us large frames with partial checksums. */
 		ioctl(fd, TUNSETOFFLOAD, 0UL);
 	}
-	lengthen_txqueue(tap->name);
+	tap->txqueue_len = lengthen_txqueue(tap->name);
 	if (opt && opt->mac)
 		memcpy(tap->dev.mac, opt->mac, KW_ETH_ALEN);
 	else
@@ -313,6 +318,16 @@ void kw_tap_close(struct kw_tap *tap)
 		ioctl(tap->fd, TUNSETOFFLOAD, 0UL);
 	close(tap->fd);
 	free(tap);
+}
+
+int kw_tap_txqueue_len(const struct kw_tap *tap)
+{
+	return tap->txqueue_len;
+}
+
+bool kw_tap_txqueue_short(const struct kw_tap *tap)
+{
+	return tap->txqueue_len > 0 && tap->txqueue_len < KW_TAP_TXQUEUE_MIN;
 }
 
 struct kw_netdev *kw_tap_netdev(struct kw_tap *tap)

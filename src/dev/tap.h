@@ -57,6 +57,11 @@ struct kw_tap_options {
 struct kw_tap *kw_tap_open(const struct kw_tap_options *opt, char *err, size_t errlen);
 void kw_tap_close(struct kw_tap *tap);
 
+/* The device's transmit queue length (frames) as kw_tap_open left it, 0
+ * if unknown; short: below the 10,000 frames kw_tap_open wants (it could
+ * not lengthen it: no CAP_NET_ADMIN). */
+int kw_tap_txqueue_len(const struct kw_tap *tap);
+bool kw_tap_txqueue_short(const struct kw_tap *tap);
 struct kw_netdev *kw_tap_netdev(struct kw_tap *tap);
 int kw_tap_fd(const struct kw_tap *tap);
 const char *kw_tap_name(const struct kw_tap *tap);

@@ -322,9 +322,16 @@ int kw_engine_serve(const struct kw_config *cfg, const struct kw_serve_options *
 	}
 	if (o->report_fd >= 0)
 		close(o->report_fd);    /* started: the starter may connect */
-	if (!o->auto_exit)
+	if (!o->auto_exit) {
 		fprintf(stderr, "keepwire engine: serving TAP device %s at %s\n",
 			cfg->tap_name, name);
+		if (kw_tap_txqueue_short(E->tap))
+			fprintf(stderr, "keepwire engine: warning: TAP device %s queues only %d "
+				"frames for the stack and keepwire may not lengthen it; under "
+				"load the kernel drops what does not fit, and its senders "
+				"retransmit: ip link set %s txqueuelen 10000\n",
+				cfg->tap_name, kw_tap_txqueue_len(E->tap), cfg->tap_name);
+	}
 	E->host = &h;
 	E->host_event = host_event;
 	E->host_turn = host_turn;

@@ -126,6 +126,24 @@ wait "$eng"
 is "$?" 0 "keepwire engine exits 0 on SIGTERM"
 is "$(engines)" 0 "... and is gone"
 
+# 7b. An engine that may not lengthen its device's transmit queue (the
+# device's owner without CAP_NET_ADMIN) warns: under load the kernel would
+# drop frames towards the stack.
+if ip -n "$NS" tuntap add dev kwq0 mode tap user 0 2>/dev/null &&
+   ip -n "$NS" link set kwq0 txqueuelen 500 up 2>/dev/null; then
+	ip netns exec "$NS" setpriv --inh-caps=-net_admin --bounding-set=-net_admin \
+		"$KW_CMD" engine --tap kwq0 --address 10.237.1.2/24 2> "$TMP/engine-q.err" &
+	engq=$!
+	wait_for_line "$TMP/engine-q.err" 'txqueuelen' 50
+	like "$(cat "$TMP/engine-q.err")" 'warning: TAP device kwq0 queues only 500 frames .*: ip link set kwq0 txqueuelen 10000' \
+		"an engine without CAP_NET_ADMIN on a 500-frame device warns how to lengthen it"
+	kill -TERM "$engq"
+	wait "$engq"
+	ip -n "$NS" link del kwq0 2>/dev/null
+else
+	skip "cannot make a second TAP device kwq0"
+fi
+
 # 8. The device held by another program's engine thread: the program says
 # so (and exits 2 under KEEPWIRE_STRICT=1) instead of using the kernel.
 listening reader 7107 "$TMP/never"

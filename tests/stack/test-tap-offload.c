@@ -16,7 +16,9 @@
  * And the device's transmit queue (the frames the kernel holds for us):
  * kw_tap_open lengthens the kernel's default 1,000 frames to 10,000, so
  * that a busy engine does not make the kernel drop what its TCP senders
- * were allowed to send, and keeps a length the administrator set higher.
+ * were allowed to send, keeps a length the administrator set higher, and
+ * when it may not lengthen it (its owner, here root without CAP_NET_ADMIN)
+ * says so.
  * A large TCP segment written with offloads, cut and taken by the kernel,
  * is tested end to end by tests/stack/kernel-tcp-offload.t. */
 #define _GNU_SOURCE
@@ -27,6 +29,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <net/if_arp.h>
@@ -35,6 +38,7 @@
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -67,6 +71,21 @@ static int txqueuelen(int set)
 	if (inet_ioctl(set ? SIOCSIFTXQLEN : SIOCGIFTXQLEN, &ifr) < 0)
 		return -1;
 	return set ? set : ifr.ifr_qlen;
+}
+
+/* This process without CAP_NET_ADMIN, still uid 0 (so it may open
+ * /dev/net/tun and attach to a device it owns). */
+static int drop_net_admin(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d) != 0)
+		return -1;
+	d[CAP_NET_ADMIN / 32].effective &= ~(1u << (CAP_NET_ADMIN % 32));
+	d[CAP_NET_ADMIN / 32].permitted &= ~(1u << (CAP_NET_ADMIN % 32));
+	d[CAP_NET_ADMIN / 32].inheritable &= ~(1u << (CAP_NET_ADMIN % 32));
+	return (int)syscall(SYS_capset, &h, d);
 }
 
 static int set_addr(void)
@@ -156,7 +175,7 @@ int main(void)
 		tap_skip_all("/dev/net/tun is missing");
 	if (unshare(CLONE_NEWNET) != 0)
 		tap_skip_all("cannot make a network namespace");
-	tap_plan(18);
+	tap_plan(21);
 
 	/* A persistent device, so that what one fd leaves behind shows on
 	 * the next: made here, persistent until the namespace goes. */
@@ -246,6 +265,44 @@ int main(void)
 	n = read_syn(tap, 7004, false, NULL);
 	tap_ok(n > 0 && tcp_csum_valid(frame, (size_t)n),
 	       "the next plain open gets full checksums: kw_tap_open turned the leftovers off");
+
+	/* An owner without CAP_NET_ADMIN cannot lengthen the queue: the
+	 * device keeps its length and kw_tap_txqueue_short says so (the
+	 * engine then warns). */
+	ioctl(kw_tap_fd(tap), TUNSETOWNER, 0UL);
+	kw_tap_close(tap);
+	txqueuelen(500);
+	{
+		pid_t pid = fork();
+		int status = -1;
+
+		if (pid == 0) {
+			struct kw_tap *t;
+
+			o.set_up = false;
+			if (drop_net_admin() != 0)
+				_exit(3);
+			t = kw_tap_open(&o, err, sizeof(err));
+			if (t == NULL) {
+				tap_diag("%s", err);
+				fflush(stdout);
+				_exit(4);
+			}
+			_exit(kw_tap_txqueue_short(t) && kw_tap_txqueue_len(t) == 500 ? 0 : 5);
+		}
+		waitpid(pid, &status, 0);
+		tap_ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		       "an owner without CAP_NET_ADMIN: the 500-frame queue is kept and reported short");
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			tap_diag("child status %d", status);
+	}
+	tap_ok(txqueuelen(0) == 500, "... the device's queue unchanged");
+	o.set_up = true;
+	tap = kw_tap_open(&o, err, sizeof(err));
+	tap_ok(tap != NULL && !kw_tap_txqueue_short(tap) && kw_tap_txqueue_len(tap) == 10000,
+	       "root opens it again: lengthened to 10000, not short");
+	if (tap == NULL)
+		return 1;
 
 	close(s1);
 	close(s2);
