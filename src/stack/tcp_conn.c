@@ -978,14 +978,13 @@ static ssize_t recv_empty_result(const struct kw_tcp *c)
 
 ssize_t kw_tcp_peek(const struct kw_tcp *c, void *buf, size_t len)
 {
-	ssize_t r = recv_empty_result(c);
-	size_t n;
+	struct iovec iov[2];
+	ssize_t n = kw_tcp_peek_iov(c, iov, len);
 
-	if (r <= 0 || len == 0)
-		return r < 0 ? r : 0;
-	n = len < c->rcv.len ? len : c->rcv.len;
-	ring_peek(&c->rcv, 0, buf, n);
-	return (ssize_t)n;
+	for (int i = 0, off = 0; i < 2 && n > 0; off += (int)iov[i].iov_len, i++)
+		if (iov[i].iov_len)
+			memcpy((char *)buf + off, iov[i].iov_base, iov[i].iov_len);
+	return n;
 }
 
 ssize_t kw_tcp_peek_iov(const struct kw_tcp *c, struct iovec iov[2], size_t len)
