@@ -35,7 +35,7 @@ static const char *const VARS[] = {
 	"KEEPWIRE_USER_TIMEOUT", "KEEPWIRE_POLICY", "KEEPWIRE_LOG", "KEEPWIRE_STRICT",
 	"KEEPWIRE_MODE", "KEEPWIRE_TAP", "KEEPWIRE_ADDRESS", "KEEPWIRE_GATEWAY",
 	"KEEPWIRE_MAC", "KEEPWIRE_MTU", "KEEPWIRE_ROUTE", "KEEPWIRE_ENGINE", "KEEPALIVE", "KEEPIDLE",
-	"KEEPINTVL", "KEEPCNT", "KEEPWIRE_CONGESTION",
+	"KEEPINTVL", "KEEPCNT", "KEEPWIRE_CONGESTION", "KEEPWIRE_BUSY_POLL",
 };
 #define NVARS (sizeof(VARS) / sizeof(VARS[0]))
 
@@ -188,6 +188,12 @@ static void fuzz_config_parsers(const char *t)
 		check_failure(why, &mode, sizeof(mode));
 		check_failure(why, &ms, sizeof(ms));
 	}
+
+	memset(&u, SENTINEL, sizeof(u));
+	if (kw_parse_busy_poll(t, &u, why, sizeof(why)))
+		CHECK(u <= KW_BUSY_POLL_MAX_US);
+	else
+		check_failure(why, &u, sizeof(u));
 
 	memset(&pol, SENTINEL, sizeof(pol));
 	if (kw_parse_policy(t, &pol, why, sizeof(why)))
