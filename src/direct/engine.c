@@ -49,6 +49,14 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * KW_NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
+/* The system call itself: in the thread placement a plain epoll_wait()
+ * would reach libkeepwire's own hook: busy polling (KEEPWIRE_BUSY_POLL)
+ * is for the program; the engine has its own (KW_ENGINE_SPIN_NS). */
+static int engine_epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
+{
+	return (int)syscall(SYS_epoll_pwait, epfd, ev, max, timeout, NULL, 0);
+}
+
 static void notify(void *ctx, struct kw_tcp *sock)
 {
 	struct kw_engine *E = ctx;
@@ -522,15 +530,15 @@ void kw_engine_run(struct kw_engine *E)
 				break;
 		}
 		pthread_mutex_unlock(&E->lock);
-		n = epoll_wait(E->epfd, ev, 64, 0);
+		n = engine_epoll_wait(E->epfd, ev, 64, 0);
 		/* Right after work, spin briefly before sleeping: in a
 		 * request/response exchange the answer is usually a few tens of
 		 * microseconds away, and waking a sleeping thread costs about as
 		 * much again (docs/BENCHMARKS.md, "Direct stack"). */
 		while (n == 0 && busy_until > now_ns())
-			n = epoll_wait(E->epfd, ev, 64, 0);
+			n = engine_epoll_wait(E->epfd, ev, 64, 0);
 		if (n == 0)
-			n = epoll_wait(E->epfd, ev, 64, wait_ms(deadline, now_ns()));
+			n = engine_epoll_wait(E->epfd, ev, 64, wait_ms(deadline, now_ns()));
 		pthread_mutex_lock(&E->lock);
 		kw_tap_tx_round(E->tap);
 		if (n > 0)

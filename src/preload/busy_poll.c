@@ -1,7 +1,9 @@
 /* Direct mode's busy polling (KEEPWIRE_BUSY_POLL, microseconds; off by
  * default): a blocking read of a stack socket that finds nothing waits in
  * a loop of zero-timeout polls, for up to that long, before it sleeps in
- * the kernel. A request/response exchange then skips the wake-up of the
+ * the kernel; so do poll() on a set with a stack socket and epoll_wait()
+ * in a process that has had one (an epoll set's members cannot be listed
+ * cheaply), as Linux's net.core.busy_poll does for its sockets. A request/response exchange then skips the wake-up of the
  * program, which on the development machine is a fifth of a round trip
  * (docs/BENCHMARKS.md, "Busy polling"). Linux offers the same trade for
  * its own sockets (net.core.busy_read, SO_BUSY_POLL): CPU for latency.
@@ -12,11 +14,13 @@
  * nothing here may reach another hook. */
 #include "config.h"
 #include "preload/runtime.h"
+#include "preload/libc.h"
 #include "preload/direct.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -64,4 +68,86 @@ void kw_busy_poll_read(int fd, int flags)
 		;
 out:
 	errno = saved;
+}
+
+/* The polling budget for a wait of timeout ms (negative: none), in ns
+ * from now; 0: do not poll. *capped: the budget is the whole timeout. */
+static uint64_t wait_budget(int timeout, bool *capped)
+{
+	uint64_t ns = (uint64_t)kw_rt.cfg.busy_poll_us * 1000u;
+
+	*capped = false;
+	if (timeout == 0 || ns == 0)
+		return 0;
+	if (timeout > 0 && (uint64_t)timeout * 1000000u <= ns) {
+		*capped = true;
+		ns = (uint64_t)timeout * 1000000u;
+	}
+	return ns;
+}
+
+static int real_epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
+{
+	return kw_libc.epoll_wait ? kw_libc.epoll_wait(epfd, ev, max, timeout)
+				  : (int)syscall(SYS_epoll_pwait, epfd, ev, max, timeout, NULL, 0);
+}
+
+KW_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
+{
+	if (kw_direct_enabled && timeout != 0 && kw_rt.cfg.busy_poll_us != 0 &&
+	    atomic_load_explicit(&kw_dc.fd_high, memory_order_relaxed) > 0) {
+		bool capped;
+		uint64_t ns = wait_budget(timeout, &capped), until;
+		int n;
+
+		if (ns != 0) {
+			until = now_ns() + ns;
+			do {
+				n = real_epoll_wait(epfd, ev, max, 0);
+				if (n != 0)
+					return n;
+			} while (now_ns() < until);
+			if (capped)
+				return 0;
+		}
+	}
+	return real_epoll_wait(epfd, ev, max, timeout);
+}
+
+static int real_poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+	struct timespec ts = { timeout / 1000, (long)(timeout % 1000) * 1000000L };
+
+	return kw_libc.poll ? kw_libc.poll(fds, n, timeout)
+			    : (int)syscall(SYS_ppoll, fds, n, timeout < 0 ? NULL : &ts, NULL, 0);
+}
+
+static bool has_stack_socket(const struct pollfd *fds, nfds_t n)
+{
+	for (nfds_t i = 0; i < n; i++)
+		if (kw_direct_ref(fds[i].fd) != 0)
+			return true;
+	return false;
+}
+
+KW_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+	if (kw_direct_enabled && timeout != 0 && kw_rt.cfg.busy_poll_us != 0 &&
+	    has_stack_socket(fds, n)) {
+		bool capped;
+		uint64_t ns = wait_budget(timeout, &capped), until;
+		int r;
+
+		if (ns != 0) {
+			until = now_ns() + ns;
+			do {
+				r = real_poll(fds, n, 0);
+				if (r != 0)
+					return r;
+			} while (now_ns() < until);
+			if (capped)
+				return 0;
+		}
+	}
+	return real_poll(fds, n, timeout);
 }

@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <time.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -88,6 +89,19 @@ static int sys_shutdown(int fd, int how)
 static int sys_epoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
 {
 	return (int)syscall(SYS_epoll_ctl, epfd, op, fd, event);
+}
+
+/* epoll_pwait and ppoll: the calls every architecture has. */
+static int sys_epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
+{
+	return (int)syscall(SYS_epoll_pwait, epfd, ev, max, timeout, NULL, 0);
+}
+
+static int sys_poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+	struct timespec ts = { timeout / 1000, (long)(timeout % 1000) * 1000000L };
+
+	return (int)syscall(SYS_ppoll, fds, n, timeout < 0 ? NULL : &ts, NULL, 0);
 }
 
 static int sys_getsockname(int fd, kw_sockaddr_arg addr, socklen_t *restrict len)
@@ -185,6 +199,8 @@ void kw_libc_resolve(void)
 	RESOLVE(listen, sys_listen);
 	RESOLVE(shutdown, sys_shutdown);
 	RESOLVE(epoll_ctl, sys_epoll_ctl);
+	RESOLVE(epoll_wait, sys_epoll_wait);
+	RESOLVE(poll, sys_poll);
 	RESOLVE(getsockname, sys_getsockname);
 	RESOLVE(getpeername, sys_getpeername);
 	RESOLVE(read, sys_read);

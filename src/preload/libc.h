@@ -5,6 +5,7 @@
 #ifndef KW_PRELOAD_LIBC_H
 #define KW_PRELOAD_LIBC_H
 
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -56,6 +57,8 @@ struct kw_libc {
 	ssize_t (*sendmsg)(int fd, const struct msghdr *msg, int flags);
 	int (*fcntl)(int fd, int cmd, ...);
 	int (*epoll_ctl)(int epfd, int op, int fd, struct epoll_event *event);
+	int (*epoll_wait)(int epfd, struct epoll_event *ev, int max, int timeout);
+	int (*poll)(struct pollfd *fds, nfds_t n, int timeout);
 };
 
 /* Filled by kw_libc_resolve(), called once from keepwire's initialisation. */

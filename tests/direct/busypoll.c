@@ -13,9 +13,13 @@
  *       (no 200 ms of polling: the thread's CPU time says so);
  *     - polling stops after its 200 ms: data that arrives after 700 ms is
  *       read after a sleep, with well under 700 ms of CPU time used;
+ *     - epoll_wait() and poll() on the socket report data that arrives
+ *       20 ms later without sleeping too; with a 50 ms timeout and nothing
+ *       arriving they return 0 after about 50 ms (the timeout bounds the
+ *       polling);
  *   busypoll off  (unset)
- *     - the same recv() as the first check sleeps: the check above can
- *       fail.
+ *     - the same recv(), epoll_wait() and poll() sleep: the checks above
+ *       can fail.
  *
  * The kernel's side is a connection made with the raw connect system
  * call, which keepwire does not see, to a stack listener; a thread writes
@@ -31,6 +35,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 
 static const char *stack_addr;
@@ -122,6 +128,62 @@ static ssize_t read_with(int s, char fn, char *buf, size_t n, int flags, long *s
 	return r;
 }
 
+/* One wait for readability on s: 'e' epoll_wait, 'p' poll; its result. */
+static int wait_with(int s, char fn, int timeout, long *switches, double *cpu, double *ms)
+{
+	long v0 = voluntary_switches();
+	double c0 = cpu_ms(), t0 = now_ms();
+	int r;
+
+	if (fn == 'e') {
+		int ep = epoll_create1(0);
+		struct epoll_event ev = { .events = EPOLLIN, .data.fd = s }, out;
+
+		epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev);
+		v0 = voluntary_switches();
+		c0 = cpu_ms();
+		t0 = now_ms();
+		r = epoll_wait(ep, &out, 1, timeout);
+		*switches = voluntary_switches() - v0;
+		*cpu = cpu_ms() - c0;
+		*ms = now_ms() - t0;
+		close(ep);
+		return r;
+	}
+	struct pollfd p = { .fd = s, .events = POLLIN };
+	r = poll(&p, 1, timeout);
+	*switches = voluntary_switches() - v0;
+	*cpu = cpu_ms() - c0;
+	*ms = now_ms() - t0;
+	return r;
+}
+
+/* epoll_wait and poll: data 20 ms later (expect_sleep: without polling). */
+static void test_waits(int s, int k, bool expect_sleep)
+{
+	const char fns[2] = { 'e', 'p' };
+	const char *names[2] = { "epoll_wait()", "poll()" };
+	char buf[4];
+	pthread_t t;
+	long sw;
+	double cpu, ms;
+
+	for (int i = 0; i < 2; i++) {
+		struct later w = { .fd = k, .delay_ms = 20, .bytes = "w" };
+		int r;
+
+		pthread_create(&t, NULL, write_later, &w);
+		r = wait_with(s, fns[i], 5000, &sw, &cpu, &ms);
+		pthread_join(t, NULL);
+		okf(r == 1 && recv(s, buf, sizeof(buf), MSG_DONTWAIT) == 1,
+		    "%s: the socket readable when the byte written 20 ms later arrives", names[i]);
+		if (expect_sleep)
+			okf(sw >= 1, "... after sleeping, without busy polling: %ld voluntary switches", sw);
+		else
+			okf(sw == 0, "... without sleeping (it polled): %ld voluntary switches", sw);
+	}
+}
+
 static void test_on(void)
 {
 	char buf[16] = { 0 };
@@ -188,6 +250,20 @@ static void test_on(void)
 	       "... after polling for 200 ms, then sleeping (%ld voluntary switches, %.0f ms of CPU)",
 	       sw, cpu);
 
+	test_waits(s, k, false);
+	{
+		long sw2;
+		double cpu2, ms2;
+		int r2 = wait_with(s, 'e', 50, &sw2, &cpu2, &ms2);
+
+		okf(r2 == 0 && ms2 >= 45 && ms2 < 240,
+		    "epoll_wait() with 50 ms and nothing sent: 0 after %.0f ms (polling stops at the timeout)",
+		    ms2);
+		r2 = wait_with(s, 'p', 50, &sw2, &cpu2, &ms2);
+		okf(r2 == 0 && ms2 >= 45 && ms2 < 240,
+		    "poll() with 50 ms and nothing sent: 0 after %.0f ms", ms2);
+	}
+
 	struct later w5 = { .fd = k, .delay_ms = 20, .shut = true };
 	pthread_create(&t, NULL, write_later, &w5);
 	r = read_with(s, 'r', buf, sizeof(buf), 0, &sw, &cpu);
@@ -213,6 +289,7 @@ static void test_off(void)
 	pthread_join(t, NULL);
 	okf(r == 1 && buf[0] == 'a', "blocking recv(): the byte written 20 ms later");
 	okf(sw >= 1, "... after sleeping, without busy polling: %ld voluntary switches", sw);
+	test_waits(s, k, true);
 	close(s);
 	close(k);
 }
