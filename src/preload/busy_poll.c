@@ -45,16 +45,43 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-void kw_busy_poll_read(int fd, int flags)
+/* Polls with try(arg) (a zero-timeout wait) for the busy-poll budget, bounded
+ * by timeout ms (negative: none; the callers pass no 0). Returns what try
+ * returned when it was not 0 (events, or -1 with errno); 0 with *expired
+ * when the timeout itself ran out; 0 otherwise, and the caller then waits
+ * for real. */
+static int poll_first(int timeout, int (*try)(void *), void *arg, bool *expired)
 {
-	unsigned us;
-	uint64_t until;
-	int saved, fl;
+	uint64_t ns = (uint64_t)kw_rt.cfg.busy_poll_us * 1000u, until;
+	int r;
 
-	if ((flags & MSG_DONTWAIT) || kw_direct_ref(fd) == 0)
-		return;
-	us = kw_rt.cfg.busy_poll_us;
-	if (us == 0)
+	*expired = false;
+	if (timeout > 0 && (uint64_t)timeout * 1000000u <= ns) {
+		*expired = true;
+		ns = (uint64_t)timeout * 1000000u;
+	}
+	until = now_ns() + ns;
+	do {
+		r = try(arg);
+		if (r != 0) {
+			*expired = false;
+			return r;
+		}
+	} while (now_ns() < until);
+	return 0;
+}
+
+static int try_readable(void *arg)
+{
+	return readable_now(*(int *)arg);
+}
+
+void kw_busy_poll_wait_readable(int fd, int flags)
+{
+	int saved, fl;
+	bool expired;
+
+	if ((flags & MSG_DONTWAIT) || kw_rt.cfg.busy_poll_us == 0 || kw_direct_ref(fd) == 0)
 		return;
 	saved = errno;
 	if (readable_now(fd))
@@ -63,27 +90,9 @@ void kw_busy_poll_read(int fd, int flags)
 	fl = (int)syscall(SYS_fcntl, fd, F_GETFL);
 	if (fl < 0 || (fl & O_NONBLOCK))
 		goto out;
-	until = now_ns() + (uint64_t)us * 1000u;
-	while (!readable_now(fd) && now_ns() < until)
-		;
+	(void)poll_first(-1, try_readable, &fd, &expired);
 out:
 	errno = saved;
-}
-
-/* The polling budget for a wait of timeout ms (negative: none), in ns
- * from now; 0: do not poll. *capped: the budget is the whole timeout. */
-static uint64_t wait_budget(int timeout, bool *capped)
-{
-	uint64_t ns = (uint64_t)kw_rt.cfg.busy_poll_us * 1000u;
-
-	*capped = false;
-	if (timeout == 0 || ns == 0)
-		return 0;
-	if (timeout > 0 && (uint64_t)timeout * 1000000u <= ns) {
-		*capped = true;
-		ns = (uint64_t)timeout * 1000000u;
-	}
-	return ns;
 }
 
 static int real_epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
@@ -92,24 +101,28 @@ static int real_epoll_wait(int epfd, struct epoll_event *ev, int max, int timeou
 				  : (int)syscall(SYS_epoll_pwait, epfd, ev, max, timeout, NULL, 0);
 }
 
+struct epoll_args {
+	int epfd, max;
+	struct epoll_event *ev;
+};
+
+static int try_epoll(void *arg)
+{
+	struct epoll_args *a = arg;
+
+	return real_epoll_wait(a->epfd, a->ev, a->max, 0);
+}
+
 KW_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
 {
 	if (kw_direct_enabled && timeout != 0 && kw_rt.cfg.busy_poll_us != 0 &&
 	    atomic_load_explicit(&kw_dc.fd_high, memory_order_relaxed) > 0) {
-		bool capped;
-		uint64_t ns = wait_budget(timeout, &capped), until;
-		int n;
+		struct epoll_args a = { .epfd = epfd, .max = max, .ev = ev };
+		bool expired;
+		int n = poll_first(timeout, try_epoll, &a, &expired);
 
-		if (ns != 0) {
-			until = now_ns() + ns;
-			do {
-				n = real_epoll_wait(epfd, ev, max, 0);
-				if (n != 0)
-					return n;
-			} while (now_ns() < until);
-			if (capped)
-				return 0;
-		}
+		if (n != 0 || expired)
+			return n;
 	}
 	return real_epoll_wait(epfd, ev, max, timeout);
 }
@@ -130,24 +143,28 @@ static bool has_stack_socket(const struct pollfd *fds, nfds_t n)
 	return false;
 }
 
+struct poll_args {
+	struct pollfd *fds;
+	nfds_t n;
+};
+
+static int try_poll(void *arg)
+{
+	struct poll_args *a = arg;
+
+	return real_poll(a->fds, a->n, 0);
+}
+
 KW_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
 {
 	if (kw_direct_enabled && timeout != 0 && kw_rt.cfg.busy_poll_us != 0 &&
 	    has_stack_socket(fds, n)) {
-		bool capped;
-		uint64_t ns = wait_budget(timeout, &capped), until;
-		int r;
+		struct poll_args a = { .fds = fds, .n = n };
+		bool expired;
+		int r = poll_first(timeout, try_poll, &a, &expired);
 
-		if (ns != 0) {
-			until = now_ns() + ns;
-			do {
-				r = real_poll(fds, n, 0);
-				if (r != 0)
-					return r;
-			} while (now_ns() < until);
-			if (capped)
-				return 0;
-		}
+		if (r != 0 || expired)
+			return r;
 	}
 	return real_poll(fds, n, timeout);
 }

@@ -129,8 +129,13 @@ bool kw_direct_sockname(int fd, struct sockaddr *addr, socklen_t *len, bool peer
 int kw_direct_read_error(int fd);
 /* Before a read of fd with flags: with KEEPWIRE_BUSY_POLL, a blocking read
  * of a stack socket with nothing to read polls for up to that long first
- * (busy_poll.c). Keeps errno. */
-void kw_busy_poll_read(int fd, int flags);
+ * (busy_poll.c). Keeps errno. In socket mode one branch, as every hook. */
+void kw_busy_poll_wait_readable(int fd, int flags);
+static inline void kw_busy_poll_read(int fd, int flags)
+{
+	if (kw_direct_enabled)
+		kw_busy_poll_wait_readable(fd, flags);
+}
 /* Before a write: 0 to go ahead, or the errno to fail with (raising
  * SIGPIPE where the kernel would, unless MSG_NOSIGNAL is in flags). */
 int kw_direct_write_check(int fd, int flags);

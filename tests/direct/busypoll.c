@@ -18,8 +18,8 @@
  *       arriving they return 0 after about 50 ms (the timeout bounds the
  *       polling);
  *   busypoll off  (unset)
- *     - the same recv(), epoll_wait() and poll() sleep: the checks above
- *       can fail.
+ *     - the same recv(), read(), epoll_wait() and poll() sleep: the
+ *       checks above can fail.
  *
  * The kernel's side is a connection made with the raw connect system
  * call, which keepwire does not see, to a stack listener; a thread writes
@@ -113,161 +113,135 @@ static bool pair_up(int *s, int *k)
 	return *s >= 0;
 }
 
-/* One timed read: fn is 'r' (recv), 'R' (read); returns what it returned. */
-static ssize_t read_with(int s, char fn, char *buf, size_t n, int flags, long *switches,
-			 double *cpu)
-{
-	long v0 = voluntary_switches();
-	double c0 = cpu_ms();
-	ssize_t r = fn == 'R' ? read(s, buf, n) : recv(s, buf, n, flags);
-	int e = errno;
+/* What one call cost the calling thread. */
+struct cost {
+	long switches;              /* voluntary context switches: it slept */
+	double cpu_ms, wall_ms;
+};
 
-	*switches = voluntary_switches() - v0;
-	*cpu = cpu_ms() - c0;
+/* One timed call on s while w (if not NULL) writes from a thread of its
+ * own: fn 'r' recv(buf, n, flags), 'R' read(buf, n), 'e' epoll_wait and
+ * 'p' poll for readability with timeout ms. Returns what the call did. */
+static ssize_t timed(int s, char fn, char *buf, size_t n, int flags, int timeout,
+		     struct later *w, struct cost *c)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = s }, out;
+	struct pollfd p = { .fd = s, .events = POLLIN };
+	int ep = -1, e;
+	pthread_t t;
+	long v0;
+	double c0, t0;
+	ssize_t r;
+
+	if (fn == 'e') {
+		ep = epoll_create1(0);
+		epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev);
+	}
+	if (w)
+		pthread_create(&t, NULL, write_later, w);
+	v0 = voluntary_switches();
+	c0 = cpu_ms();
+	t0 = now_ms();
+	r = fn == 'R' ? read(s, buf, n)
+	  : fn == 'r' ? recv(s, buf, n, flags)
+	  : fn == 'e' ? epoll_wait(ep, &out, 1, timeout)
+	  : poll(&p, 1, timeout);
+	e = errno;
+	c->switches = voluntary_switches() - v0;
+	c->cpu_ms = cpu_ms() - c0;
+	c->wall_ms = now_ms() - t0;
+	if (w)
+		pthread_join(t, NULL);
+	if (ep >= 0)
+		close(ep);
 	errno = e;
 	return r;
 }
 
-/* One wait for readability on s: 'e' epoll_wait, 'p' poll; its result. */
-static int wait_with(int s, char fn, int timeout, long *switches, double *cpu, double *ms)
+/* recv(), read(), epoll_wait() and poll() on a byte written 20 ms later
+ * (expect_sleep: without polling). */
+static void test_late_byte(int s, int k, bool expect_sleep)
 {
-	long v0 = voluntary_switches();
-	double c0 = cpu_ms(), t0 = now_ms();
-	int r;
+	const char fns[4] = { 'r', 'R', 'e', 'p' };
+	const char *names[4] = { "blocking recv()", "blocking read()", "epoll_wait()", "poll()" };
+	char buf[16];
+	struct cost c;
 
-	if (fn == 'e') {
-		int ep = epoll_create1(0);
-		struct epoll_event ev = { .events = EPOLLIN, .data.fd = s }, out;
+	for (int i = 0; i < 4; i++) {
+		struct later w = { .fd = k, .delay_ms = 20, .bytes = "a" };
+		ssize_t r;
 
-		epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev);
-		v0 = voluntary_switches();
-		c0 = cpu_ms();
-		t0 = now_ms();
-		r = epoll_wait(ep, &out, 1, timeout);
-		*switches = voluntary_switches() - v0;
-		*cpu = cpu_ms() - c0;
-		*ms = now_ms() - t0;
-		close(ep);
-		return r;
-	}
-	struct pollfd p = { .fd = s, .events = POLLIN };
-	r = poll(&p, 1, timeout);
-	*switches = voluntary_switches() - v0;
-	*cpu = cpu_ms() - c0;
-	*ms = now_ms() - t0;
-	return r;
-}
-
-/* epoll_wait and poll: data 20 ms later (expect_sleep: without polling). */
-static void test_waits(int s, int k, bool expect_sleep)
-{
-	const char fns[2] = { 'e', 'p' };
-	const char *names[2] = { "epoll_wait()", "poll()" };
-	char buf[4];
-	pthread_t t;
-	long sw;
-	double cpu, ms;
-
-	for (int i = 0; i < 2; i++) {
-		struct later w = { .fd = k, .delay_ms = 20, .bytes = "w" };
-		int r;
-
-		pthread_create(&t, NULL, write_later, &w);
-		r = wait_with(s, fns[i], 5000, &sw, &cpu, &ms);
-		pthread_join(t, NULL);
-		okf(r == 1 && recv(s, buf, sizeof(buf), MSG_DONTWAIT) == 1,
-		    "%s: the socket readable when the byte written 20 ms later arrives", names[i]);
+		buf[0] = 0;
+		r = timed(s, fns[i], buf, sizeof(buf), 0, 5000, &w, &c);
+		if (i >= 2)     /* a wait: then read what woke it */
+			r = r == 1 ? recv(s, buf, sizeof(buf), MSG_DONTWAIT) : -1;
+		okf(r == 1 && buf[0] == 'a', "%s: the byte written 20 ms later", names[i]);
 		if (expect_sleep)
-			okf(sw >= 1, "... after sleeping, without busy polling: %ld voluntary switches", sw);
+			okf(c.switches >= 1, "... after sleeping, without busy polling: "
+			    "%ld voluntary switches", c.switches);
 		else
-			okf(sw == 0, "... without sleeping (it polled): %ld voluntary switches", sw);
+			okf(c.switches == 0, "... without sleeping (it polled): %ld voluntary switches",
+			    c.switches);
 	}
 }
 
 static void test_on(void)
 {
 	char buf[16] = { 0 };
-	pthread_t t;
-	long sw;
-	double cpu;
+	struct cost c;
 	ssize_t r;
 	int s, k, e;
 
 	okf(pair_up(&s, &k), "a stack connection with the kernel's end");
-
-	struct later w1 = { .fd = k, .delay_ms = 20, .bytes = "a" };
-	pthread_create(&t, NULL, write_later, &w1);
-	r = read_with(s, 'r', buf, sizeof(buf), 0, &sw, &cpu);
-	pthread_join(t, NULL);
-	okf(r == 1 && buf[0] == 'a', "blocking recv(): the byte written 20 ms later");
-	okf(sw == 0, "... without sleeping (it polled): %ld voluntary switches", sw);
-
-	struct later w2 = { .fd = k, .delay_ms = 20, .bytes = "b" };
-	pthread_create(&t, NULL, write_later, &w2);
-	r = read_with(s, 'R', buf, sizeof(buf), 0, &sw, &cpu);
-	pthread_join(t, NULL);
-	okf(r == 1 && buf[0] == 'b', "blocking read(): the byte written 20 ms later");
-	okf(sw == 0, "... without sleeping: %ld voluntary switches", sw);
+	test_late_byte(s, k, false);
 
 	struct later w3 = { .fd = k, .delay_ms = 10, .bytes = "cd", .delay2_ms = 30, .bytes2 = "ef" };
-	pthread_create(&t, NULL, write_later, &w3);
 	memset(buf, 0, sizeof(buf));
-	r = read_with(s, 'r', buf, 4, MSG_WAITALL, &sw, &cpu);
-	pthread_join(t, NULL);
+	r = timed(s, 'r', buf, 4, MSG_WAITALL, -1, &w3, &c);
 	okf(r == 4 && memcmp(buf, "cdef", 4) == 0,
-	       "MSG_WAITALL still waits for all four bytes (two writes 30 ms apart)");
+	    "MSG_WAITALL still waits for all four bytes (two writes 30 ms apart)");
 
-	r = read_with(s, 'r', buf, sizeof(buf), MSG_DONTWAIT, &sw, &cpu);
+	r = timed(s, 'r', buf, sizeof(buf), MSG_DONTWAIT, -1, NULL, &c);
 	e = errno;
-	okf(r == -1 && (e == EAGAIN || e == EWOULDBLOCK) && cpu < 100,
-	       "MSG_DONTWAIT: EAGAIN at once (%.1f ms of CPU)", cpu);
+	okf(r == -1 && (e == EAGAIN || e == EWOULDBLOCK) && c.cpu_ms < 100,
+	    "MSG_DONTWAIT: EAGAIN at once (%.1f ms of CPU)", c.cpu_ms);
 
 	fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK);
-	r = read_with(s, 'R', buf, sizeof(buf), 0, &sw, &cpu);
+	r = timed(s, 'R', buf, sizeof(buf), 0, -1, NULL, &c);
 	e = errno;
-	okf(r == -1 && (e == EAGAIN || e == EWOULDBLOCK) && cpu < 100,
-	       "O_NONBLOCK: read() says EAGAIN at once (%.1f ms of CPU)", cpu);
+	okf(r == -1 && (e == EAGAIN || e == EWOULDBLOCK) && c.cpu_ms < 100,
+	    "O_NONBLOCK: read() says EAGAIN at once (%.1f ms of CPU)", c.cpu_ms);
 	fcntl(s, F_SETFL, fcntl(s, F_GETFL) & ~O_NONBLOCK);
 
 	{
 		struct timeval tv = { 0, 50 * 1000 };
 
 		setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		r = read_with(s, 'r', buf, sizeof(buf), 0, &sw, &cpu);
+		r = timed(s, 'r', buf, sizeof(buf), 0, -1, NULL, &c);
 		e = errno;
 		okf(r == -1 && (e == EAGAIN || e == EWOULDBLOCK),
-		       "SO_RCVTIMEO 50 ms and nothing sent: EAGAIN, after polling (errno %d)", e);
+		    "SO_RCVTIMEO 50 ms and nothing sent: EAGAIN, after polling (errno %d)", e);
 		tv.tv_usec = 0;
 		setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	}
 
 	struct later w4 = { .fd = k, .delay_ms = 700, .bytes = "g" };
-	pthread_create(&t, NULL, write_later, &w4);
-	r = read_with(s, 'r', buf, sizeof(buf), 0, &sw, &cpu);
-	pthread_join(t, NULL);
+	r = timed(s, 'r', buf, sizeof(buf), 0, -1, &w4, &c);
 	okf(r == 1 && buf[0] == 'g', "data 700 ms later is read");
-	okf(sw >= 1 && cpu < 500,
-	       "... after polling for 200 ms, then sleeping (%ld voluntary switches, %.0f ms of CPU)",
-	       sw, cpu);
+	okf(c.switches >= 1 && c.cpu_ms < 500,
+	    "... after polling for 200 ms, then sleeping (%ld voluntary switches, %.0f ms of CPU)",
+	    c.switches, c.cpu_ms);
 
-	test_waits(s, k, false);
-	{
-		long sw2;
-		double cpu2, ms2;
-		int r2 = wait_with(s, 'e', 50, &sw2, &cpu2, &ms2);
-
-		okf(r2 == 0 && ms2 >= 45 && ms2 < 240,
-		    "epoll_wait() with 50 ms and nothing sent: 0 after %.0f ms (polling stops at the timeout)",
-		    ms2);
-		r2 = wait_with(s, 'p', 50, &sw2, &cpu2, &ms2);
-		okf(r2 == 0 && ms2 >= 45 && ms2 < 240,
-		    "poll() with 50 ms and nothing sent: 0 after %.0f ms", ms2);
-	}
+	r = timed(s, 'e', NULL, 0, 0, 50, NULL, &c);
+	okf(r == 0 && c.wall_ms >= 45 && c.wall_ms < 240,
+	    "epoll_wait() with 50 ms and nothing sent: 0 after %.0f ms (polling stops at the timeout)",
+	    c.wall_ms);
+	r = timed(s, 'p', NULL, 0, 0, 50, NULL, &c);
+	okf(r == 0 && c.wall_ms >= 45 && c.wall_ms < 240,
+	    "poll() with 50 ms and nothing sent: 0 after %.0f ms", c.wall_ms);
 
 	struct later w5 = { .fd = k, .delay_ms = 20, .shut = true };
-	pthread_create(&t, NULL, write_later, &w5);
-	r = read_with(s, 'r', buf, sizeof(buf), 0, &sw, &cpu);
-	pthread_join(t, NULL);
+	r = timed(s, 'r', buf, sizeof(buf), 0, -1, &w5, &c);
 	okf(r == 0, "end of stream 20 ms later: recv() returns 0");
 	close(s);
 	close(k);
@@ -275,21 +249,10 @@ static void test_on(void)
 
 static void test_off(void)
 {
-	char buf[16] = { 0 };
-	pthread_t t;
-	long sw;
-	double cpu;
-	ssize_t r;
 	int s, k;
 
 	okf(pair_up(&s, &k), "a stack connection with the kernel's end");
-	struct later w1 = { .fd = k, .delay_ms = 20, .bytes = "a" };
-	pthread_create(&t, NULL, write_later, &w1);
-	r = read_with(s, 'r', buf, sizeof(buf), 0, &sw, &cpu);
-	pthread_join(t, NULL);
-	okf(r == 1 && buf[0] == 'a', "blocking recv(): the byte written 20 ms later");
-	okf(sw >= 1, "... after sleeping, without busy polling: %ld voluntary switches", sw);
-	test_waits(s, k, true);
+	test_late_byte(s, k, true);
 	close(s);
 	close(k);
 }
