@@ -39,7 +39,13 @@ static int attach(const char *tap, char *why, size_t whylen)
 			close(fd);
 		return -1;
 	}
-	r = kw_fd_recv(fd, &hello, sizeof(hello), &memfd, 1, &n, MSG_CMSG_CLOEXEC);
+	{
+		struct kw_direct_request rq = { .op = KW_OP_HELLO, .cell = KW_CELL_NONE };
+
+		r = kw_fd_send(fd, &rq, sizeof(rq), NULL, 0, MSG_NOSIGNAL);
+	}
+	if (r == (ssize_t)sizeof(struct kw_direct_request))
+		r = kw_fd_recv(fd, &hello, sizeof(hello), &memfd, 1, &n, MSG_CMSG_CLOEXEC);
 	if (n == 1)
 		close(memfd);           /* the shared region: not needed to list */
 	/* -EBUSY: a program's stack thread (KEEPWIRE_ENGINE=thread), which

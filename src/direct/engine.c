@@ -8,6 +8,7 @@
 #include "direct/engine.h"
 #include "direct/engine_internal.h"
 #include "direct/fdpass.h"
+#include "direct/rendezvous.h"
 #include "direct/thread_show.h"
 
 #include <errno.h>
@@ -149,7 +150,7 @@ static int op_bind(struct kw_engine *E, const struct kw_direct_request *rq, stru
 		return -ENOBUFS;
 	}
 	c->tcp = t;
-	c->owner = E->requester;
+	c->sock_ino = rq->sock_ino;
 	kw_tcp_set_user(t, c);
 	kw_conn_publish(E, c);
 	atomic_store(&E->shared->slot[c->slot].reuseport, rq->reuseport != 0);
@@ -429,7 +430,25 @@ static uint64_t reap_cells(struct kw_engine *E)
 	return E->cells_check_at;
 }
 
-void kw_engine_read_requests(struct kw_engine *E, int fd)
+/* KW_OP_HELLO: the engine process's hello, its shared region attached. */
+static void send_hello(struct kw_engine *E, int fd, int32_t result)
+{
+	struct kw_direct_hello h = {
+		.magic = KW_HELLO_MAGIC, .version = KW_HELLO_VERSION,
+		.shared_size = sizeof(struct kw_direct_shared),
+		.slots = KW_DIRECT_SLOTS, .cells = KW_DIRECT_CELLS, .result = result,
+	};
+
+	if (result != 0 || E->shared_fd < 0) {
+		if (result == 0)
+			h.result = -EBUSY;  /* no region to share: a stack thread */
+		kw_fd_send(fd, &h, sizeof(h), NULL, 0, MSG_DONTWAIT);
+		return;
+	}
+	kw_fd_send(fd, &h, sizeof(h), &E->shared_fd, 1, MSG_DONTWAIT);
+}
+
+int kw_engine_read_requests(struct kw_engine *E, int fd)
 {
 	for (int n = 0; n < 64; n++) {
 		struct kw_direct_request rq;
@@ -442,11 +461,30 @@ void kw_engine_read_requests(struct kw_engine *E, int fd)
 		if (r < 0 && (errno == EINTR || errno == EPROTO))
 			continue;
 		if (r <= 0)
-			return;
+			return 0;
 		if ((size_t)r != sizeof(rq)) {
 			for (int i = 0; i < nfds; i++)
 				close(fds[i]);
 			continue;
+		}
+		if (rq.op == KW_OP_HELLO || (rq.op == KW_OP_DUMP && E->requester_foreign)) {
+			for (int i = 0; i < nfds; i++)
+				close(fds[i]);
+			if (E->requester_foreign) {
+				send_hello(E, fd, -EACCES);
+				return -1;
+			}
+			send_hello(E, fd, 0);
+			continue;
+		}
+		if ((E->key[0] | E->key[1]) != 0 && rq.op != KW_OP_DUMP &&
+		    (rq.key[0] != E->key[0] || rq.key[1] != E->key[1])) {
+			/* Meant for an engine that has gone since its sender
+			 * greeted it (its cell is in another region), or from
+			 * a process that never had the region. */
+			for (int i = 0; i < nfds; i++)
+				close(fds[i]);
+			return -1;
 		}
 		if (rq.cell < KW_DIRECT_CELLS) {
 			E->cell_pid[rq.cell] = pid;
@@ -463,6 +501,7 @@ void kw_engine_read_requests(struct kw_engine *E, int fd)
 		}
 		handle_request(E, &rq, fds, nfds);
 	}
+	return 0;
 }
 
 /* ---- the loop ---------------------------------------------------------- */
@@ -837,6 +876,19 @@ struct kw_engine *kw_engine_create(const struct kw_config *cfg, bool memfd, char
 	if (E->shared == NULL) {
 		snprintf(err, errlen, "cannot map the shared socket table: %s", strerror(errno));
 		goto fail;
+	}
+	if (memfd) {
+		if (getrandom(E->key, sizeof(E->key), 0) != (ssize_t)sizeof(E->key)) {
+			snprintf(err, errlen, "cannot make the engine's key: %s", strerror(errno));
+			goto fail;
+		}
+		E->key[0] |= 1;         /* never all zero */
+		memcpy(E->shared->key, E->key, sizeof(E->key));
+		/* Slot generations start where a previous engine's are
+		 * unlikely to be: a program that outlived a killed engine may
+		 * still hold references into the region this one replaces. */
+		for (uint32_t i = 0; i < KW_DIRECT_SLOTS; i++)
+			atomic_store(&E->shared->slot[i].gen, (uint32_t)(E->key[1] >> 48));
 	}
 	sc.addr = cfg->address;
 	sc.prefix_len = (uint8_t)cfg->prefix_len;

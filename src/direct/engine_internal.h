@@ -51,9 +51,9 @@ struct kw_conn {
 	uint32_t linger_cell;
 	uint64_t linger_until;
 	struct kw_conn *linger_next;
-	/* Process placement: the client whose request made this BOUND
-	 * socket (E->requester then); it goes when that client does. */
-	uint32_t owner;
+	/* Process placement, BOUND: the inode of the program's socket; the
+	 * slot goes when no process holds it any more (server.c). */
+	uint64_t sock_ino;
 	/* The process whose request made it (a listener's, for an accepted
 	 * connection), for keepwire show; 0 where unknown. */
 	pid_t pid;
@@ -85,12 +85,19 @@ struct kw_engine {
 	 * (lock held) and returns when it next wants to run; stop ends the
 	 * loop. All unused (-1/NULL/false) in the thread placement. */
 	int shared_fd;
+	/* shared->key as the engine wrote it (a client could overwrite the
+	 * shared copy); all zero: the thread placement, requests unchecked. */
+	uint64_t key[2];
 	void (*host_event)(struct kw_engine *E, uint64_t id, uint32_t events);
 	uint64_t (*host_turn)(struct kw_engine *E);
 	void *host;
 	bool stop;
-	uint32_t requester;           /* the host's client being served, 0: none */
-	pid_t requester_pid;          /* its process (SO_PEERCRED), 0: unknown */
+	/* The process placement: the process whose request is being served
+	 * (SO_PEERCRED of its connection), 0: unknown. */
+	pid_t requester_pid;
+	/* ... and it is not of the engine's user or root: it may not greet
+	 * or list, only make requests with the region's key. */
+	bool requester_foreign;
 	/* The process that sent the last request naming each reply cell
 	 * (SCM_CREDENTIALS; 0: unknown), so the cells of requesters that died
 	 * before reading their answer can be given back (reap_cells). */
@@ -112,8 +119,10 @@ void kw_engine_destroy(struct kw_engine *E);
 /* The loop, until E->stop (the thread placement never stops). */
 void kw_engine_run(struct kw_engine *E);
 /* Requests waiting on a request channel (the pair's end, or a client's
- * connection to the engine process). */
-void kw_engine_read_requests(struct kw_engine *E, int fd);
+ * connection to the engine process); KW_OP_HELLO is answered here. -1
+ * when a request names another engine's region (the channel should be
+ * closed: its sender greets again), else 0. */
+int kw_engine_read_requests(struct kw_engine *E, int fd);
 /* A request channel's engine end: requests on it carry their sender's
  * pid (SO_PASSCRED), which the reply cells' reaping needs. */
 void kw_engine_channel_init(int fd);

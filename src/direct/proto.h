@@ -82,6 +82,12 @@ struct kw_reply {
 };
 
 struct kw_direct_shared {
+	/* The process placement: a random key the engine writes at start.
+	 * Requests carry it: knowing it proves the sender has this region
+	 * mapped (it greeted this engine, or descends from a process that
+	 * did, perhaps under another uid since), as holding the connection
+	 * did before requests had connections of their own. */
+	uint64_t key[2];
 	struct kw_reply cell[KW_DIRECT_CELLS];
 	struct kw_slot slot[KW_DIRECT_SLOTS];
 };
@@ -120,6 +126,10 @@ enum kw_direct_op {
 	 * inode of the program's end (0: none), for keepwire show PID to
 	 * name the descriptors that hold it. No reply. */
 	KW_OP_DUMP,
+	/* The process placement's hello (direct/rendezvous.h): the engine
+	 * answers with a struct kw_direct_hello on the same connection, the
+	 * shared region's memfd attached. No reply cell. */
+	KW_OP_HELLO,
 };
 
 #define KW_DUMP_INODES 1u
@@ -146,6 +156,15 @@ struct kw_direct_request {
 	int32_t value2;
 	uint8_t reuseport;             /* KW_OP_BIND: SO_REUSEPORT was set */
 	struct kw_direct_opts opts;
+	/* The process placement: the key of the shared region the sender
+	 * has mapped. An engine with another key (it is not the engine the
+	 * sender greeted) ignores the request and closes the connection, and
+	 * the sender greets again (direct.c). */
+	uint64_t key[2];
+	/* KW_OP_BIND: the inode of the program's socket, which the engine
+	 * looks for in the processes' descriptor tables to learn when the
+	 * last one holding it is gone (direct/server.c). */
+	uint64_t sock_ino;
 };
 
 /* What the engine sends on a listener's SEQPACKET pair with each accepted

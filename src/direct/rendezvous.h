@@ -3,10 +3,16 @@
  * network namespace, so there is one engine per device and namespace and
  * the name vanishes with the engine (docs/direct-engine.md).
  *
- * A program connects; the engine checks the peer's credentials and sends
- * one hello, with the shared region's memfd attached (SCM_RIGHTS). After
- * that the connection carries struct kw_direct_request datagrams exactly
- * as the thread placement's request pair does. */
+ * A program connects for each request and closes the connection once it
+ * has the answer (docs/direct-engine.md): between requests it holds no
+ * descriptor of keepwire's. A program that has not yet mapped this
+ * engine's shared region (the engine's pid, SO_PEERCRED, is not the one it
+ * greeted) first sends KW_OP_HELLO and gets the hello, the region's memfd
+ * attached (SCM_RIGHTS); only a peer of the engine's user or root may
+ * (another gets result -EACCES). Requests are struct kw_direct_request
+ * datagrams, as on the thread placement's request pair, each carrying the
+ * key written in the region its sender mapped; the answer comes in a
+ * reply cell of that region. */
 #ifndef KW_DIRECT_RENDEZVOUS_H
 #define KW_DIRECT_RENDEZVOUS_H
 
@@ -17,7 +23,7 @@
 #define KW_HELLO_MAGIC 0x6b774531u     /* "kwE1" */
 /* Changes whenever the request, slot or reply layout does: a library and
  * an engine from different builds refuse each other rather than misread. */
-#define KW_HELLO_VERSION 1u
+#define KW_HELLO_VERSION 2u
 
 struct kw_direct_hello {
 	uint32_t magic, version;

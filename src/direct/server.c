@@ -8,6 +8,7 @@
 #include "direct/fdpass.h"
 #include "direct/rendezvous.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -37,6 +39,7 @@ struct host {
 	int listen_fd, sig_fd;
 	int *client;                   /* descriptors; -1 for a free entry */
 	pid_t *client_pid;             /* the process that connected (keepwire show) */
+	bool *client_foreign;          /* not the engine's user or root */
 	size_t n_client, cap_client, live;
 	bool draining;
 	uint64_t drain_until;
@@ -70,23 +73,14 @@ static int add_watch(int epfd, int fd, uint64_t id)
 
 static void client_close(struct kw_engine *E, struct host *h, size_t i)
 {
-	/* Sockets it bound and never used (connections and listeners end
-	 * with the program's ends; a bound one has none): as the kernel frees
-	 * a dead process's bound sockets. */
-	for (uint32_t s = 0; s < KW_DIRECT_SLOTS; s++) {
-		struct kw_conn *c = E->conn[s];
-
-		if (c != NULL && c->kind == KW_SLOT_BOUND && c->owner == i + 1)
-			kw_conn_free(E, c);
-	}
 	epoll_ctl(E->epfd, EPOLL_CTL_DEL, h->client[i], NULL);
 	close(h->client[i]);
 	h->client[i] = -1;
 	h->live--;
 }
 
-/* The same user as the engine, or root: the shared region and the
- * requests give a client every connection of the engine. */
+/* The same user as the engine, or root: the shared region (the hello) and
+ * the listings give a client every connection of the engine. */
 static bool peer_allowed(struct host *h, int fd, pid_t *pid)
 {
 	struct ucred cr;
@@ -101,13 +95,9 @@ static bool peer_allowed(struct host *h, int fd, pid_t *pid)
 static void client_accept(struct kw_engine *E, struct host *h)
 {
 	for (;;) {
-		struct kw_direct_hello hello = {
-			.magic = KW_HELLO_MAGIC, .version = KW_HELLO_VERSION,
-			.shared_size = sizeof(struct kw_direct_shared),
-			.slots = KW_DIRECT_SLOTS, .cells = KW_DIRECT_CELLS,
-		};
 		size_t i;
 		pid_t pid = 0;
+		bool foreign;
 		int fd = accept4(h->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 		if (fd < 0) {
@@ -115,20 +105,13 @@ static void client_accept(struct kw_engine *E, struct host *h)
 				continue;
 			return;         /* EAGAIN, or out of descriptors: later */
 		}
-		/* Before the hello: every request it then carries names its
-		 * sender (reply cells of dead requesters are reaped). */
+		/* Before any request is read: each then names its sender
+		 * (reply cells of dead requesters are reaped). */
 		kw_engine_channel_init(fd);
-		if (!peer_allowed(h, fd, &pid)) {
-			hello.result = -EACCES;
-			kw_fd_send(fd, &hello, sizeof(hello), NULL, 0, MSG_DONTWAIT);
-			close(fd);
-			continue;
-		}
-		if (kw_fd_send(fd, &hello, sizeof(hello), &E->shared_fd, 1, MSG_DONTWAIT) !=
-		    (ssize_t)sizeof(hello)) {
-			close(fd);
-			continue;
-		}
+		/* Another user may still make requests with the region's key
+		 * (a daemon's worker after it dropped privileges: it inherited
+		 * the mapping), but not greet or list (engine.c). */
+		foreign = !peer_allowed(h, fd, &pid);
 		for (i = 0; i < h->n_client && h->client[i] >= 0; i++)
 			;
 		if (i == h->n_client) {
@@ -136,19 +119,23 @@ static void client_accept(struct kw_engine *E, struct host *h)
 				size_t cap = h->cap_client ? 2 * h->cap_client : 16;
 				int *p = realloc(h->client, cap * sizeof(*p));
 				pid_t *q = p ? realloc(h->client_pid, cap * sizeof(*q)) : NULL;
+				bool *f = q ? realloc(h->client_foreign, cap * sizeof(*f)) : NULL;
 				if (p != NULL)
 					h->client = p;
-				if (q == NULL) {
+				if (q != NULL)
+					h->client_pid = q;
+				if (f == NULL) {
 					close(fd);
 					continue;
 				}
-				h->client_pid = q;
+				h->client_foreign = f;
 				h->cap_client = cap;
 			}
 			h->n_client++;
 		}
 		h->client[i] = fd;
 		h->client_pid[i] = pid;
+		h->client_foreign[i] = foreign;
 		h->live++;
 		if (add_watch(E->epfd, fd, EV_CLIENT + i) != 0)
 			client_close(E, h, i);
@@ -161,20 +148,20 @@ static void client_event(struct kw_engine *E, struct host *h, size_t i, uint32_t
 
 	if (fd < 0)
 		return;
-	E->requester = (uint32_t)i + 1;
 	E->requester_pid = h->client_pid[i];
-	kw_engine_read_requests(E, fd);
-	if (events & (EPOLLHUP | EPOLLERR)) {
-		/* Every process holding this connection is gone: what it
-		 * still queued is served first (a close's release, a linger). */
-		while (ioctl(fd, FIONREAD, &queued) == 0 && queued > 0) {
-			kw_engine_read_requests(E, fd);
+	E->requester_foreign = h->client_foreign[i];
+	if (kw_engine_read_requests(E, fd) < 0) {
+		client_close(E, h, i);  /* for another engine: it greets again */
+	} else if (events & (EPOLLHUP | EPOLLERR)) {
+		/* The requester has its answer, or is gone: what it still
+		 * queued is served first. */
+		while (ioctl(fd, FIONREAD, &queued) == 0 && queued > 0 &&
+		       kw_engine_read_requests(E, fd) == 0)
 			queued = 0;
-		}
 		client_close(E, h, i);
 	}
-	E->requester = 0;
 	E->requester_pid = 0;
+	E->requester_foreign = false;
 }
 
 static void start_drain(struct kw_engine *E, struct host *h)
@@ -210,6 +197,94 @@ static void host_event(struct kw_engine *E, uint64_t id, uint32_t events)
 	}
 }
 
+/* ---- bound sockets -------------------------------------------------------
+ * A socket that is only bound has no socketpair end whose last close the
+ * engine would see: the program's descriptor is its own kernel socket,
+ * whose inode came with the bind. As the kernel frees a bound socket when
+ * its last holder closes it or dies, the engine looks once a second
+ * whether the process that bound it still holds that inode, and else
+ * for any process that does (a forked child, a process it was passed
+ * to); none left: the port is free again. Only bound-only sockets, which
+ * programs hold for the moment between bind() and listen()/connect(),
+ * cost this look. */
+
+/* Whether process pid has a descriptor for socket inode ino: 1 yes, 0 no
+ * (or no such process), -1 when its table cannot be read. */
+static int pid_holds(pid_t pid, uint64_t ino)
+{
+	char path[40], link[64], want[40];
+	struct dirent *e;
+	int found = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	if (d == NULL)
+		return errno == ENOENT || errno == ESRCH ? 0 : -1;
+	snprintf(want, sizeof(want), "socket:[%llu]", (unsigned long long)ino);
+	while (!found && (e = readdir(d)) != NULL) {
+		ssize_t n;
+
+		if (e->d_name[0] == '.')
+			continue;
+		n = readlinkat(dirfd(d), e->d_name, link, sizeof(link) - 1);
+		if (n > 0) {
+			link[n] = '\0';
+			found = strcmp(link, want) == 0;
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+/* A process that holds socket inode ino, or 0; *unsure when some
+ * process's table could not be read (it might be there). */
+static pid_t find_holder(uint64_t ino, bool *unsure)
+{
+	struct dirent *e;
+	pid_t found = 0;
+	DIR *d = opendir("/proc");
+
+	if (d == NULL) {
+		*unsure = true;
+		return 0;
+	}
+	while (found == 0 && (e = readdir(d)) != NULL) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+		int r;
+
+		if (*end != '\0' || pid <= 0 || pid == (long)getpid())
+			continue;
+		r = pid_holds((pid_t)pid, ino);
+		if (r > 0)
+			found = (pid_t)pid;
+		else if (r < 0)
+			*unsure = true;
+	}
+	closedir(d);
+	return found;
+}
+
+static void check_bound(struct kw_engine *E)
+{
+	for (uint32_t s = 0; s < KW_DIRECT_SLOTS; s++) {
+		struct kw_conn *c = E->conn[s];
+		bool unsure = false;
+		pid_t holder;
+
+		if (c == NULL || c->kind != KW_SLOT_BOUND || c->sock_ino == 0)
+			continue;
+		if (c->pid > 0 && pid_holds(c->pid, c->sock_ino) != 0)
+			continue;       /* held (or cannot tell) */
+		holder = find_holder(c->sock_ino, &unsure);
+		if (holder > 0)
+			c->pid = holder;
+		else if (!unsure)
+			kw_conn_free(E, c);
+	}
+}
+
 /* Nothing for an auto engine to do: no client, no stack socket a program
  * holds, and nothing the stack still has to send, acknowledge or wait out
  * (kw_tcp_layer_count counts closing sockets and TIME-WAIT too). */
@@ -238,11 +313,12 @@ static uint64_t host_turn(struct kw_engine *E)
 			E->stop = true;
 		return E->now + 5 * KW_NS_PER_MS;
 	}
-	if (!h->opt->auto_exit)
-		return KW_TIME_NEVER;
 	if (E->now >= h->next_check) {
-		/* Once a second: counting the stack's sockets walks them all. */
+		/* Once a second: both walk every slot. */
 		h->next_check = E->now + KW_NS_PER_S;
+		check_bound(E);
+		if (!h->opt->auto_exit)
+			return h->next_check;
 		if (!idle(E, h))
 			h->idle_since = 0;
 		else if (h->idle_since == 0)
@@ -263,6 +339,7 @@ static void free_all(struct kw_engine *E, struct host *h)
 			close(h->client[i]);
 	free(h->client);
 	free(h->client_pid);
+	free(h->client_foreign);
 	if (h->listen_fd >= 0)
 		close(h->listen_fd);
 	if (h->sig_fd >= 0)
@@ -279,6 +356,17 @@ int kw_engine_serve(const struct kw_config *cfg, const struct kw_serve_options *
 	sigset_t sigs;
 
 	signal(SIGPIPE, SIG_IGN);
+	/* One descriptor per connection of every program it serves: the
+	 * soft limit it inherited (from a program at its own limit, even) is
+	 * raised to the hard one, as servers do. */
+	{
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			(void)setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 	kw_engine_address(cfg->tap_name, &sun, &len, name, sizeof(name));
 	h.listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (h.listen_fd < 0) {

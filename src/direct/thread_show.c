@@ -72,6 +72,8 @@ static void serve(struct kw_engine *E, struct thread_show *t, int k)
 
 	if (r < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
+	if (r == (ssize_t)sizeof(rq) && rq.op == KW_OP_HELLO && nfds == 0)
+		return;                 /* answered at accept: the listing is next */
 	if (r == (ssize_t)sizeof(rq) && rq.op == KW_OP_DUMP && nfds == 1)
 		kw_engine_dump(E, fds[0], (pid_t)rq.addr, (rq.port & KW_DUMP_INODES) != 0);
 	for (int i = 0; i < nfds; i++)

@@ -144,13 +144,16 @@ int kw_direct_ensure(void)
 
 		if (r == 0) {
 			kw_dc.shared = link.shared;
-			int high = ctl_place(link.ctl_fd, -1);
+			if (link.ctl_fd >= 0) {
+				/* The thread placement's request pair. */
+				int high = ctl_place(link.ctl_fd, -1);
 
-			if (high >= 0) {
-				kw_libc.close(link.ctl_fd);
-				link.ctl_fd = high;
+				if (high >= 0) {
+					kw_libc.close(link.ctl_fd);
+					link.ctl_fd = high;
+				}
+				atomic_store(&kw_dc.ctl_fd, link.ctl_fd);
 			}
-			atomic_store(&kw_dc.ctl_fd, link.ctl_fd);
 			atomic_store_explicit(&kw_dc.started, 1, memory_order_release);
 			kw_log(KW_LOG_DEBUG, "direct mode: %s", process ? "attached to the engine "
 			       "process" : "stack thread started");
@@ -224,6 +227,49 @@ __attribute__((destructor)) static void direct_exit(void)
 	errno = saved;
 }
 
+/* ---- descriptors at the limit ------------------------------------------ */
+
+int kw_nofile_raise(int want, struct kw_nofile_raise *nr)
+{
+	struct rlimit rl, more;
+	rlim_t n, need = 0;
+	int found = 0;
+
+	nr->raised = false;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		goto full;
+	/* Every number below the soft limit is taken; the kernel hands out
+	 * the lowest free ones above it. */
+	for (n = rl.rlim_cur; found < want && (rl.rlim_max == RLIM_INFINITY || n < rl.rlim_max) &&
+			      n < rl.rlim_cur + 4096; n++) {
+		if (kw_libc.fcntl((int)n, F_GETFD) < 0 && errno == EBADF) {
+			found++;
+			need = n + 1;
+		}
+	}
+	more = rl;
+	more.rlim_cur = need;
+	if (found < want || setrlimit(RLIMIT_NOFILE, &more) != 0)
+		goto full;
+	nr->raised = true;
+	nr->saved = rl;
+	return 0;
+full:
+	errno = EMFILE;
+	return -1;
+}
+
+/* Back to the program's own limit (descriptors above it stay valid). */
+void kw_nofile_restore(struct kw_nofile_raise *nr)
+{
+	int e = errno;
+
+	if (nr->raised)
+		(void)setrlimit(RLIMIT_NOFILE, &nr->saved);
+	nr->raised = false;
+	errno = e;
+}
+
 /* ---- requests ---------------------------------------------------------- */
 
 static struct kw_reply *take_cell(uint32_t *index)
@@ -245,18 +291,105 @@ static struct kw_reply *take_cell(uint32_t *index)
 	}
 }
 
-static bool engine_gone(void)
+static bool engine_gone(int fd)
 {
-	struct pollfd p = { .fd = kw_dc.ctl_fd, .events = 0 };
+	struct pollfd p = { .fd = fd, .events = 0 };
 
 	return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR | POLLNVAL));
 }
 
-static int send_request(const struct kw_direct_request *rq, const int *fds, int nfds)
+/* Wait for the engine's answer in cell; false when the engine at the
+ * other end of fd went away without one. */
+static bool await_answer(struct kw_reply *cell, int fd)
 {
-	ssize_t r = kw_fd_send(kw_dc.ctl_fd, rq, sizeof(*rq), fds, nfds, 0);
+	while (atomic_load_explicit(&cell->state, memory_order_acquire) != KW_CELL_DONE) {
+		struct timespec wait = { 0, 200 * 1000 * 1000 };
 
-	return r == (ssize_t)sizeof(*rq) ? 0 : -ENETDOWN;
+		syscall(SYS_futex, &cell->state, FUTEX_WAIT, KW_CELL_WAITING, &wait, NULL, 0);
+		if (atomic_load(&cell->state) != KW_CELL_DONE && engine_gone(fd))
+			return false;
+	}
+	return true;
+}
+
+static int take_answer(struct kw_reply *cell, uint32_t *ref, struct kw_tcp_info *info)
+{
+	int result = cell->result;
+
+	if (info != NULL)
+		*info = cell->info;
+	if (ref != NULL)
+		*ref = result == 0 || result == -EINPROGRESS ? kw_slot_ref(cell->slot, cell->gen)
+							     : 0;
+	atomic_store_explicit(&cell->state, KW_CELL_FREE, memory_order_release);
+	return result;
+}
+
+/* The thread placement: the request pair to the engine thread. A request
+ * without ref wants no answer. */
+static int exchange_pair(struct kw_direct_request *rq, const int *fds, int nfds, uint32_t *ref,
+			 struct kw_tcp_info *info)
+{
+	struct kw_reply *cell;
+	uint32_t index;
+
+	if (kw_dc.shared == NULL || kw_dc.ctl_fd < 0)
+		return -ENETDOWN;
+	if (ref == NULL) {
+		rq->cell = KW_CELL_NONE;
+		return kw_fd_send(kw_dc.ctl_fd, rq, sizeof(*rq), fds, nfds, 0) ==
+			       (ssize_t)sizeof(*rq) ? 0 : -ENETDOWN;
+	}
+	cell = take_cell(&index);
+	rq->cell = index;
+	if (kw_fd_send(kw_dc.ctl_fd, rq, sizeof(*rq), fds, nfds, 0) != (ssize_t)sizeof(*rq)) {
+		atomic_store(&cell->state, KW_CELL_FREE);
+		return -ENETDOWN;
+	}
+	if (!await_answer(cell, kw_dc.ctl_fd))
+		return -ENETDOWN;       /* the cell stays taken: nobody answers */
+	return take_answer(cell, ref, info);
+}
+
+/* The process placement: a connection to the engine process for this
+ * request only, closed once the answer is in. Every request waits for
+ * its answer, so one process's requests are served in the order it made
+ * them, as on a single channel. A request the engine did not answer (it
+ * had exited and a new one took its name, or it died) is made once more,
+ * after greeting whichever engine serves the device now. */
+static int exchange_process(struct kw_direct_request *rq, const int *fds, int nfds,
+			    uint32_t *ref, struct kw_tcp_info *info)
+{
+	struct kw_nofile_raise nr = { .raised = false };
+	int result = -ENETDOWN;
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		char err[320];
+		struct kw_reply *cell;
+		uint32_t index;
+		bool answered;
+		int fd = kw_direct_channel(&nr, err, sizeof(err));
+
+		if (fd < 0) {
+			kw_log(KW_LOG_DEBUG, "direct mode: no engine for a request: %s", err);
+			break;
+		}
+		memcpy(rq->key, kw_dc.shared->key, sizeof(rq->key));
+		cell = take_cell(&index);
+		rq->cell = index;
+		answered = kw_fd_send(fd, rq, sizeof(*rq), fds, nfds, MSG_NOSIGNAL) ==
+				   (ssize_t)sizeof(*rq) &&
+			   await_answer(cell, fd);
+		kw_libc.close(fd);
+		if (answered) {
+			result = take_answer(cell, ref, info);
+			break;
+		}
+		atomic_store(&cell->state, KW_CELL_FREE);
+		kw_direct_greet_again();
+	}
+	kw_nofile_restore(&nr);
+	return result;
 }
 
 /* A request, and its answer when ref is not NULL: the result, the slot it
@@ -264,42 +397,12 @@ static int send_request(const struct kw_direct_request *rq, const int *fds, int 
 static int exchange(struct kw_direct_request *rq, const int *fds, int nfds, uint32_t *ref,
 		    struct kw_tcp_info *info)
 {
-	int saved = errno;
-	struct kw_reply *cell;
-	uint32_t index;
-	int result;
+	int saved = errno, result;
 
-	if (kw_dc.shared == NULL || kw_dc.ctl_fd < 0)
-		return -ENETDOWN;
-	if (ref == NULL) {
-		rq->cell = KW_CELL_NONE;
-		result = send_request(rq, fds, nfds);
-		errno = saved;
-		return result;
-	}
-	cell = take_cell(&index);
-	rq->cell = index;
-	if (send_request(rq, fds, nfds) != 0) {
-		atomic_store(&cell->state, KW_CELL_FREE);
-		errno = saved;
-		return -ENETDOWN;
-	}
-	while (atomic_load_explicit(&cell->state, memory_order_acquire) != KW_CELL_DONE) {
-		struct timespec wait = { 0, 200 * 1000 * 1000 };
-
-		syscall(SYS_futex, &cell->state, FUTEX_WAIT, KW_CELL_WAITING, &wait, NULL, 0);
-		if (atomic_load(&cell->state) != KW_CELL_DONE && engine_gone()) {
-			/* The process running the engine exited; the cell stays
-			 * taken (nobody will answer into it). */
-			errno = saved;
-			return -ENETDOWN;
-		}
-	}
-	result = cell->result;
-	if (info != NULL)
-		*info = cell->info;
-	*ref = result == 0 || result == -EINPROGRESS ? kw_slot_ref(cell->slot, cell->gen) : 0;
-	atomic_store_explicit(&cell->state, KW_CELL_FREE, memory_order_release);
+	if (kw_rt.cfg.engine == KW_ENGINE_PROCESS)
+		result = exchange_process(rq, fds, nfds, ref, info);
+	else
+		result = exchange_pair(rq, fds, nfds, ref, info);
 	errno = saved;
 	return result;
 }

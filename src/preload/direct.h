@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 /* Direct mode is configured and its TAP device looked usable at start. */
@@ -26,6 +27,9 @@ struct kw_direct_client {
 	 * the program, kept at a high number and out of the program's reach
 	 * (close, dup2 onto it, close_range: see kw_direct_ctl_*). */
 	_Atomic int ctl_fd;
+	/* KEEPWIRE_ENGINE=process: the engine whose region is mapped (its
+	 * pid; 0: greet the next one). */
+	_Atomic pid_t engine_pid;
 	_Atomic uint32_t *fdmap;       /* KW_FD_TABLE_SIZE slot references */
 	_Atomic int fd_high;           /* no stack socket was ever mapped above */
 };
@@ -91,9 +95,25 @@ void kw_direct_forget_range(unsigned first, unsigned last);
 /* The slot a reference names, or NULL when it has been freed since. */
 struct kw_slot *kw_direct_slot(uint32_t ref);
 
-/* KEEPWIRE_ENGINE=process: connect to the engine process for the device,
- * starting one if none runs (direct_attach.c). 0, or -1 with one line in
- * err. */
+/* Out of descriptors (EMFILE) where the kernel would need none: the soft
+ * RLIMIT_NOFILE is raised just past the `want` lowest free numbers above
+ * it (when the hard limit allows) until kw_nofile_restore. 0, or -1 with
+ * errno EMFILE. */
+struct kw_nofile_raise {
+	bool raised;
+	struct rlimit saved;
+};
+int kw_nofile_raise(int want, struct kw_nofile_raise *nr);
+void kw_nofile_restore(struct kw_nofile_raise *nr);
+
+/* KEEPWIRE_ENGINE=process: a connection to the engine process for the
+ * device, starting one if none runs, with its shared region mapped
+ * (direct_attach.c). The descriptor (the caller closes it), or -1 with one
+ * line in err; at RLIMIT_NOFILE the limit is raised into nr. */
+int kw_direct_channel(struct kw_nofile_raise *nr, char *err, size_t errlen);
+/* A request went unanswered: greet the engine again on the next one. */
+void kw_direct_greet_again(void);
+/* The first connection (kw_direct_ensure): 0, or -1 with one line in err. */
 struct kw_engine_link;
 int kw_direct_attach(struct kw_engine_link *out, char *err, size_t errlen);
 /* Whether an engine process listens for the device now. */

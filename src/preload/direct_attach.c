@@ -1,7 +1,9 @@
 /* Direct mode, program side, KEEPWIRE_ENGINE=process: reach the engine
  * process for our TAP device (direct/rendezvous.h), starting one when none
- * listens. The result is the same link the thread placement gives (the
- * shared region and a request channel), so every hook works unchanged.
+ * listens, once per request: the program keeps no descriptor of ours
+ * between requests. The shared region is mapped at the first greeting and
+ * mapped again, at the same address, when a request finds another engine
+ * (the last one went idle and exited, and a new one was started).
  *
  * The engine is started as `keepwire engine --auto`, found next to this
  * library in a build tree (.libs/..) or in $(bindir), detached from the
@@ -20,6 +22,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,33 +57,80 @@ static int connect_engine(const struct sockaddr_un *sun, socklen_t len)
 	return fd;
 }
 
-/* The hello: check who sent it and map the shared region it carries. */
-static int greet(int fd, struct kw_engine_link *out, char *err, size_t errlen)
+/* Serialises greetings: a region is mapped (or replaced) by one thread. */
+static pthread_mutex_t greet_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The engine at the other end of fd: only one of our own user or root
+ * gets our requests (anyone can bind an abstract name). Its pid in *pid. */
+static int engine_peer(int fd, pid_t *pid, char *err, size_t errlen)
 {
-	struct kw_direct_hello h;
-	struct pollfd p = { .fd = fd, .events = POLLIN };
 	struct ucred cr = { .uid = (uid_t)-1 };
 	socklen_t crlen = sizeof(cr);
-	int memfd = -1, nfds = 0;
-	ssize_t r;
-	void *map;
 
-	/* Anyone can bind an abstract name: only an engine of our own user
-	 * or root gets our connections. */
 	if (kw_libc.getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) != 0 ||
 	    (cr.uid != geteuid() && cr.uid != 0)) {
 		snprintf(err, errlen, "the engine's socket is held by another user (uid %d): "
 			 "not using it", (int)cr.uid);
 		return -1;
 	}
+	*pid = cr.pid;
+	return 0;
+}
 
+/* Map the engine's shared region from memfd: where the previous engine's
+ * was, when there was one (MAP_FIXED replaces it in one step, so a
+ * pointer into it never dangles; that engine had no slot left, or it
+ * would not have exited). */
+static int map_region(int memfd, char *err, size_t errlen)
+{
+	struct kw_direct_shared *old = kw_dc.shared;
+	void *map;
+
+	map = mmap(old, sizeof(struct kw_direct_shared), PROT_READ | PROT_WRITE,
+		   MAP_SHARED | (old != NULL ? MAP_FIXED : 0), memfd, 0);
+	if (map == MAP_FAILED) {
+		snprintf(err, errlen, "cannot map the engine's socket table: %s", strerror(errno));
+		return -1;
+	}
+	kw_dc.shared = map;
+	return 0;
+}
+
+/* KW_OP_HELLO on fd: check the engine's answer and map the region it
+ * carries. 0, -1 (err says why), or -2: the engine left before its
+ * answer (an on-demand engine that was just going idle: try again). */
+static int greet(int fd, pid_t pid, char *err, size_t errlen)
+{
+	struct kw_direct_request rq = { .op = KW_OP_HELLO, .cell = KW_CELL_NONE };
+	struct kw_direct_hello h;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int memfd = -1, nfds = 0;
+	ssize_t r;
+
+	/* The region's memfd needs a descriptor number: a datagram drops
+	 * what does not fit, so make sure of one first. */
+	{
+		int spare = kw_libc.fcntl(fd, F_DUPFD_CLOEXEC, 0);
+
+		if (spare < 0) {
+			int e = errno;
+
+			snprintf(err, errlen, "cannot map the engine's socket table: %s",
+				 strerror(e));
+			errno = e;
+			return -1;
+		}
+		kw_libc.close(spare);
+	}
+	/* A refused program finds the engine's answer already queued and
+	 * the connection closed: the send fails, the answer is read. */
+	(void)kw_fd_send(fd, &rq, sizeof(rq), NULL, 0, MSG_NOSIGNAL);
 	if (poll(&p, 1, ATTACH_WAIT_MS) != 1) {
 		snprintf(err, errlen, "the engine did not answer");
 		return -1;
 	}
 	r = kw_fd_recv(fd, &h, sizeof(h), &memfd, 1, &nfds, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 	if (r == 0 || (r < 0 && errno == ECONNRESET)) {
-		/* An on-demand engine that was just going idle: try again. */
 		snprintf(err, errlen, "the engine went away before answering");
 		return -2;
 	}
@@ -106,15 +156,10 @@ static int greet(int fd, struct kw_engine_link *out, char *err, size_t errlen)
 			 "only its own user and root)", strerror(h.result ? -h.result : EPROTO));
 		goto fail;
 	}
-	map = mmap(NULL, sizeof(struct kw_direct_shared), PROT_READ | PROT_WRITE, MAP_SHARED,
-		   memfd, 0);
-	if (map == MAP_FAILED) {
-		snprintf(err, errlen, "cannot map the engine's socket table: %s", strerror(errno));
+	if (map_region(memfd, err, errlen) != 0)
 		goto fail;
-	}
 	kw_libc.close(memfd);
-	out->shared = map;
-	out->ctl_fd = fd;
+	atomic_store(&kw_dc.engine_pid, pid);
 	return 0;
 fail:
 	if (memfd >= 0)
@@ -267,17 +312,40 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static int hello_or_close(int fd, struct kw_engine_link *out, char *err, size_t errlen)
+/* fd is connected to the engine: make sure ours is its region. */
+static int ready(int fd, char *err, size_t errlen)
 {
-	int r = greet(fd, out, err, errlen);
+	pid_t pid;
+	int r = 0;
 
-	if (r != 0)
-		kw_libc.close(fd);
+	if (engine_peer(fd, &pid, err, errlen) != 0)
+		return -1;
+	if (pid == atomic_load(&kw_dc.engine_pid) && kw_dc.shared != NULL)
+		return 0;
+	pthread_mutex_lock(&greet_lock);
+	if (pid != atomic_load(&kw_dc.engine_pid) || kw_dc.shared == NULL)
+		r = greet(fd, pid, err, errlen);
+	pthread_mutex_unlock(&greet_lock);
 	return r;
 }
 
-/* 0, -1 (err says why), or -2: the engine left before its hello. */
-static int attach_once(struct kw_engine_link *out, char *err, size_t errlen)
+static int ready_or_close(int fd, char *err, size_t errlen)
+{
+	int r = ready(fd, err, errlen);
+
+	if (r != 0) {
+		int e = errno;
+
+		kw_libc.close(fd);
+		errno = e;
+		return r;
+	}
+	return fd;
+}
+
+/* A connection to the engine, or -1 (err says why), or -2: the engine
+ * left before its hello. */
+static int channel_once(char *err, size_t errlen)
 {
 	const struct kw_config *c = &kw_rt.cfg;
 	struct sockaddr_un sun;
@@ -289,9 +357,10 @@ static int attach_once(struct kw_engine_link *out, char *err, size_t errlen)
 	kw_engine_address(c->tap_name, &sun, &len, name, sizeof(name));
 	fd = connect_engine(&sun, len);
 	if (fd >= 0)
-		return hello_or_close(fd, out, err, errlen);
+		return ready_or_close(fd, err, errlen);
 	if (fd != -ECONNREFUSED && fd != -ENOENT) {
 		snprintf(err, errlen, "cannot reach the engine at %s: %s", name, strerror(-fd));
+		errno = -fd;
 		return -1;
 	}
 	if (start_engine(c, err, errlen) != 0)
@@ -303,7 +372,7 @@ static int attach_once(struct kw_engine_link *out, char *err, size_t errlen)
 
 		fd = connect_engine(&sun, len);
 		if (fd >= 0)
-			return hello_or_close(fd, out, err, errlen);
+			return ready_or_close(fd, err, errlen);
 		if ((fd != -ECONNREFUSED && fd != -ENOENT) || mono_ms() >= until)
 			break;
 		nanosleep(&ts, NULL);
@@ -313,13 +382,36 @@ static int attach_once(struct kw_engine_link *out, char *err, size_t errlen)
 	return -1;
 }
 
-int kw_direct_attach(struct kw_engine_link *out, char *err, size_t errlen)
+int kw_direct_channel(struct kw_nofile_raise *nr, char *err, size_t errlen)
 {
 	int r = -2;
 
-	for (int attempt = 0; attempt < 3 && r == -2; attempt++)
-		r = attach_once(out, err, errlen);
-	return r == 0 ? 0 : -1;
+	for (int attempt = 0; attempt < 3 && r == -2; attempt++) {
+		r = channel_once(err, errlen);
+		/* Out of descriptors: the kernel needs none for what the
+		 * program asked, so neither do we (kw_nofile_raise). */
+		if (r == -1 && errno == EMFILE && !nr->raised && kw_nofile_raise(2, nr) == 0)
+			r = -2;
+	}
+	return r < 0 ? -1 : r;
+}
+
+void kw_direct_greet_again(void)
+{
+	atomic_store(&kw_dc.engine_pid, 0);
+}
+
+int kw_direct_attach(struct kw_engine_link *out, char *err, size_t errlen)
+{
+	struct kw_nofile_raise nr = { .raised = false };
+	int fd = kw_direct_channel(&nr, err, errlen);
+
+	if (fd >= 0)
+		kw_libc.close(fd);
+	kw_nofile_restore(&nr);
+	out->shared = kw_dc.shared;
+	out->ctl_fd = -1;
+	return fd >= 0 ? 0 : -1;
 }
 
 bool kw_direct_engine_running(void)

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -237,67 +238,26 @@ static bool connect_again(struct kw_slot *s, int *ret)
  * exist only for a moment: one ends as the program's descriptor (in
  * place of the socket it made), the other goes to the engine. The kernel
  * needs no descriptor at all for connect() or listen(), so at
- * RLIMIT_NOFILE the soft limit is raised just past the lowest free
- * descriptor numbers (when the hard limit allows) until the engine has
- * the request (nofile_restore): two for the pair, and a third with the
- * engine as a thread of this process, which receives its end here.
- * EMFILE only where the kernel would give it. */
-struct nofile_raise {
-	bool raised;
-	struct rlimit saved;
-};
-
-static int transient_pair(int type, int sv[2], struct nofile_raise *nr)
+ * RLIMIT_NOFILE the limit is raised (kw_nofile_raise) until the engine
+ * has the request: two for the pair, and a third with the engine as a
+ * thread of this process, which receives its end here (the engine
+ * process's connection raises it for itself). EMFILE only where the
+ * kernel would give it. */
+static int transient_pair(int type, int sv[2], struct kw_nofile_raise *nr)
 {
-	struct rlimit rl, more;
-	rlim_t n, need = 0;
-	int want = kw_rt.cfg.engine == KW_ENGINE_PROCESS ? 2 : 3;
-	int found = 0, r, e;
+	int want = kw_rt.cfg.engine == KW_ENGINE_PROCESS ? 2 : 3, e;
 
 	nr->raised = false;
 	if (socketpair(AF_UNIX, type, 0, sv) == 0)
 		return 0;
-	e = errno;
-	if (e != EMFILE || getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) {
-		errno = e;
+	if (errno != EMFILE || kw_nofile_raise(want, nr) != 0)
 		return -1;
-	}
-	/* Every number below the soft limit is taken; the kernel hands out
-	 * the lowest free ones above it. */
-	for (n = rl.rlim_cur; found < want && (rl.rlim_max == RLIM_INFINITY || n < rl.rlim_max) &&
-			      n < rl.rlim_cur + 4096; n++) {
-		if (kw_libc.fcntl((int)n, F_GETFD) < 0 && errno == EBADF) {
-			found++;
-			need = n + 1;
-		}
-	}
-	more = rl;
-	more.rlim_cur = need;
-	if (found < want || setrlimit(RLIMIT_NOFILE, &more) != 0) {
-		errno = e;
-		return -1;
-	}
-	r = socketpair(AF_UNIX, type, 0, sv);
+	if (socketpair(AF_UNIX, type, 0, sv) == 0)
+		return 0;
 	e = errno;
-	if (r == 0) {
-		nr->raised = true;
-		nr->saved = rl;
-	} else {
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
-	}
+	kw_nofile_restore(nr);
 	errno = e;
-	return r;
-}
-
-/* Back to the program's own limit (descriptors above it stay valid). */
-static void nofile_restore(struct nofile_raise *nr)
-{
-	int e = errno;
-
-	if (nr->raised)
-		(void)setrlimit(RLIMIT_NOFILE, &nr->saved);
-	nr->raised = false;
-	errno = e;
+	return -1;
 }
 
 bool kw_direct_connect(int fd, const struct sockaddr_in *sin, int *ret)
@@ -307,7 +267,7 @@ bool kw_direct_connect(int fd, const struct sockaddr_in *sin, int *ret)
 	uint32_t dst = ntohl(sin->sin_addr.s_addr);
 	struct kw_slot *s = kw_direct_slot(ref);
 	struct fd_traits t;
-	struct nofile_raise nr;
+	struct kw_nofile_raise nr;
 	int sv[2], r;
 
 	if (s != NULL && atomic_load(&s->kind) != KW_SLOT_BOUND)
@@ -332,7 +292,7 @@ bool kw_direct_connect(int fd, const struct sockaddr_in *sin, int *ret)
 	rq.filler = fill(sv[0], &rq.sndbuf);
 	r = kw_direct_request(&rq, &sv[1], 1, &newref);
 	kw_libc.close(sv[1]);
-	nofile_restore(&nr);
+	kw_nofile_restore(&nr);
 	if (r != -EINPROGRESS) {
 		kw_libc.close(sv[0]);
 		if (s != NULL)
@@ -368,7 +328,12 @@ bool kw_direct_bind(int fd, const struct sockaddr_in *sin, socklen_t len, int *r
 	rq.port = ntohs(sin->sin_port);
 	{
 		int v;
+		struct stat st;
+
 		rq.reuseport = get_int(fd, SOL_SOCKET, SO_REUSEPORT, &v) == 0 && v;
+		/* The engine frees the port when no process holds this. */
+		if (fstat(fd, &st) == 0)
+			rq.sock_ino = (uint64_t)st.st_ino;
 	}
 	if (addr == 0) {
 		/* INADDR_ANY: the port is taken on the kernel too, so a later
@@ -394,7 +359,7 @@ bool kw_direct_listen(int fd, int backlog, int *ret)
 	uint32_t ref = kw_direct_ref(fd), unused;
 	struct kw_slot *s = kw_direct_slot(ref);
 	struct fd_traits t;
-	struct nofile_raise nr;
+	struct kw_nofile_raise nr;
 	int sv[2], r;
 
 	if (s == NULL)
@@ -414,7 +379,7 @@ bool kw_direct_listen(int fd, int backlog, int *ret)
 		return fail(ret, errno == EMFILE || errno == ENFILE ? errno : ENOBUFS);
 	r = kw_direct_request(&rq, &sv[1], 1, &unused);
 	kw_libc.close(sv[1]);
-	nofile_restore(&nr);
+	kw_nofile_restore(&nr);
 	if (r != 0) {
 		kw_libc.close(sv[0]);
 		return fail(ret, -r);

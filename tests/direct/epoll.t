@@ -112,7 +112,8 @@ EOF
 		got=$(ip netns exec "$NS" curl -s --max-time 5 "http://$SADDR:8080/f" | sha256sum | cut -d' ' -f1)
 		[ "$got" = "$sum" ] && n=$((n + 1))
 	done
-	is "$n" 20 "nginx proxy_pass on the stack: 20 fetches through it, each byte-exact"
+	is "$n" 20 "nginx proxy_pass on the stack: 20 fetches through it, each byte-exact" ||
+		diag "$(cat "$TMP/nginx.out" "$TMP/nginx-error.log" 2>&1 | tail -n 20)"
 	[ -s "$TMP/nginx.pid" ] && kill "$(cat "$TMP/nginx.pid")" 2>/dev/null
 else
 	skip "nginx or curl is missing"

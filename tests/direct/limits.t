@@ -13,13 +13,14 @@ direct_setup dlim 226
 require_cmd python3
 
 cat > "$TMP/limit.py" <<'EOF'
-# limit.py PEER PORT LISTEN_ADDR: at the descriptor limit, connect and
-# listen; prints one word per step.
+# limit.py PEER PORT LISTEN_ADDR [cold]: at the descriptor limit, connect
+# and listen; prints one word per step. Cold: no connection before.
 import errno, resource, socket, sys
 peer = (sys.argv[1], int(sys.argv[2]))
-warm = socket.create_connection(peer)   # attach to the engine first
-warm.recv(5)
-warm.close()
+if sys.argv[4:] != ["cold"]:
+    warm = socket.create_connection(peer)   # attach to the engine first
+    warm.recv(5)
+    warm.close()
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 out = []
 s = socket.socket()
@@ -50,6 +51,12 @@ want=$(ip netns exec "$NS" python3 "$TMP/limit.py" "$KADDR" 7400 "$KADDR")
 is "$want" "connect:hello listen:ok socket:EMFILE" "the kernel: connect and listen at the limit work, then socket() is EMFILE"
 got=$(direct_exec python3 "$TMP/limit.py" "$KADDR" 7400 "$SADDR" 2>&1)
 is "$got" "$want" "direct mode: the same"
+# The first socket of the program at the limit: it starts the engine and
+# maps its shared region there (the connection to the engine, the
+# region's descriptor and the start-up pipe are transient too).
+stop_engines
+got=$(direct_exec python3 "$TMP/limit.py" "$KADDR" 7400 "$SADDR" cold 2>&1)
+is "$got" "$want" "direct mode, the engine started and greeted at the limit: the same"
 
 # The engine's own descriptors run out: an engine process limited to 32
 # cannot take the end of a 30th connection. The request must be answered
