@@ -92,7 +92,8 @@ static int map_region(int memfd, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot map the engine's socket table: %s", strerror(errno));
 		return -1;
 	}
-	kw_dc.shared = map;
+	if (old == NULL)
+		kw_dc.shared = map;     /* else the same address: other threads read it */
 	return 0;
 }
 
