@@ -8,7 +8,10 @@
 #   sockperf  TCP ping-pong, full round-trip time, p50 and p99 (µs)
 #   wrk       -t2 -c256 against nginx serving a 1 MiB file: requests/s,
 #             latency p50 and p99, timeouts and socket errors; without
-#             loss and with KW_PROGRAMS_LOSS % dropped by the router
+#             loss and with KW_PROGRAMS_LOSS % dropped by the router.
+#             And -t2 -c32 with "Connection: close" for a 1 KiB file: a
+#             new connection per request (in direct mode a connect()
+#             request to the engine each), requests/s and p50
 #
 # The client runs in direct mode (under libkeepwire.so, its stack on a TAP
 # device in the router namespace) or on the kernel (a namespace behind the
@@ -202,12 +205,29 @@ wrk_one() {
 	echo "wrk_timeouts ${tmo:-0}" >>"$tmp/$1"
 	echo "wrk_errors ${err:-0}" >>"$tmp/$1"
 }
+# A new connection per request: connect() is on the path of every request.
+wrk_close_one() {
+	out=$tmp/wrk.out
+	if client "$1" wrk -t2 -c32 -d"${secs}s" --timeout 10s --latency -H "Connection: close" \
+		"http://$P_PEER:8080/1k" >"$out" 2>&1; then
+		p50=$(awk '$1 == "50%" { print $2 }' "$out" | to_ms)
+		rps=$(awk '$1 == "Requests/sec:" { print $2 }' "$out")
+	else
+		p50=
+		rps=
+		echo "bench/programs.sh: wrk (Connection: close) $1 failed: $(tail -n 3 "$out")" >&2
+	fi
+	echo "wrkc_p50 ${p50:--}" >>"$tmp/$1"
+	echo "wrkc_rps ${rps:--}" >>"$tmp/$1"
+}
+
 if have wrk && have nginx; then
 	mkdir -p "$tmp/www" "$tmp/nginx"
 	head -c 1048576 /dev/urandom >"$tmp/www/1m"
+	head -c 1024 /dev/urandom >"$tmp/www/1k"
 	# nginx's workers run as an unprivileged user: let them read the file.
 	chmod 755 "$tmp" "$tmp/www"
-	chmod 644 "$tmp/www/1m"
+	chmod 644 "$tmp/www/1m" "$tmp/www/1k"
 	cat >"$tmp/nginx/nginx.conf" <<EOF
 daemon off;
 worker_processes 2;
@@ -230,6 +250,10 @@ http {
 EOF
 	ip netns exec "$NS_P" nginx -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log" >/dev/null 2>&1 &
 	sleep 0.5
+	set_loss 0
+	interleave wrk_close_one
+	row "wrk -c32 close, 1 KiB: req/s" wrkc_rps
+	row "wrk -c32 close, 1 KiB: p50 ms" wrkc_p50
 	for p in $wrk_loss; do
 		set_loss "$p"
 		interleave wrk_one
