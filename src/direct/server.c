@@ -10,6 +10,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -30,6 +31,9 @@
 /* How long an auto engine stays with nothing to do before it exits (a
  * program that just started it connects within that time). */
 #define IDLE_EXIT_NS (2 * KW_NS_PER_S)
+/* Connections of other users at once (each may be idle: they must not
+ * use up the engine's descriptors). */
+#define FOREIGN_MAX 32
 /* At SIGTERM: how long to go on sending what programs wrote (as the
  * thread placement's exit drain). */
 #define DRAIN_NS (10 * KW_NS_PER_S)
@@ -37,10 +41,18 @@
 struct host {
 	const struct kw_serve_options *opt;
 	int listen_fd, sig_fd;
+	/* A descriptor kept for the moment the engine has no other: it is
+	 * given up to accept one request's connection, whose descriptors the
+	 * engine then cannot receive, so the request is answered EMFILE
+	 * (engine.c) instead of waiting in the backlog. -1: in use; the
+	 * listener is out of the epoll set (listen_paused) until it is back. */
+	int spare_fd;
+	bool listen_paused;
 	int *client;                   /* descriptors; -1 for a free entry */
 	pid_t *client_pid;             /* the process that connected (keepwire show) */
 	bool *client_foreign;          /* not the engine's user or root */
 	size_t n_client, cap_client, live;
+	size_t live_foreign;           /* of them, not the engine's user or root */
 	bool draining;
 	uint64_t drain_until;
 	uint64_t next_check, idle_since;
@@ -73,6 +85,8 @@ static int add_watch(int epfd, int fd, uint64_t id)
 
 static void client_close(struct kw_engine *E, struct host *h, size_t i)
 {
+	if (h->client_foreign[i])
+		h->live_foreign--;
 	epoll_ctl(E->epfd, EPOLL_CTL_DEL, h->client[i], NULL);
 	close(h->client[i]);
 	h->client[i] = -1;
@@ -92,6 +106,16 @@ static bool peer_allowed(struct host *h, int fd, pid_t *pid)
 	return cr.uid == h->uid || cr.uid == 0;
 }
 
+/* Take the spare descriptor back, and listen again if that had stopped. */
+static void spare_restore(struct kw_engine *E, struct host *h)
+{
+	if (h->spare_fd < 0)
+		h->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (h->spare_fd >= 0 && h->listen_paused && h->listen_fd >= 0 &&
+	    add_watch(E->epfd, h->listen_fd, EV_LISTEN) == 0)
+		h->listen_paused = false;
+}
+
 static void client_accept(struct kw_engine *E, struct host *h)
 {
 	for (;;) {
@@ -100,10 +124,21 @@ static void client_accept(struct kw_engine *E, struct host *h)
 		bool foreign;
 		int fd = accept4(h->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE) && h->spare_fd >= 0) {
+			close(h->spare_fd);
+			h->spare_fd = -1;
+			fd = accept4(h->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		}
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			return;         /* EAGAIN, or out of descriptors: later */
+			if (errno != EAGAIN && !h->listen_paused) {
+				/* Out of descriptors, the spare in use: no
+				 * spinning on a listener that stays readable. */
+				epoll_ctl(E->epfd, EPOLL_CTL_DEL, h->listen_fd, NULL);
+				h->listen_paused = true;
+			}
+			return;
 		}
 		/* Before any request is read: each then names its sender
 		 * (reply cells of dead requesters are reaped). */
@@ -112,6 +147,10 @@ static void client_accept(struct kw_engine *E, struct host *h)
 		 * (a daemon's worker after it dropped privileges: it inherited
 		 * the mapping), but not greet or list (engine.c). */
 		foreign = !peer_allowed(h, fd, &pid);
+		if (foreign && h->live_foreign >= FOREIGN_MAX) {
+			close(fd);      /* no user holds the engine's descriptors */
+			continue;
+		}
 		for (i = 0; i < h->n_client && h->client[i] >= 0; i++)
 			;
 		if (i == h->n_client) {
@@ -136,6 +175,7 @@ static void client_accept(struct kw_engine *E, struct host *h)
 		h->client[i] = fd;
 		h->client_pid[i] = pid;
 		h->client_foreign[i] = foreign;
+		h->live_foreign += foreign;
 		h->live++;
 		if (add_watch(E->epfd, fd, EV_CLIENT + i) != 0)
 			client_close(E, h, i);
@@ -313,6 +353,8 @@ static uint64_t host_turn(struct kw_engine *E)
 			E->stop = true;
 		return E->now + 5 * KW_NS_PER_MS;
 	}
+	if (h->spare_fd < 0)
+		spare_restore(E, h);
 	if (E->now >= h->next_check) {
 		/* Once a second: both walk every slot. */
 		h->next_check = E->now + KW_NS_PER_S;
@@ -342,13 +384,16 @@ static void free_all(struct kw_engine *E, struct host *h)
 	free(h->client_foreign);
 	if (h->listen_fd >= 0)
 		close(h->listen_fd);
+	if (h->spare_fd >= 0)
+		close(h->spare_fd);
 	if (h->sig_fd >= 0)
 		close(h->sig_fd);
 }
 
 int kw_engine_serve(const struct kw_config *cfg, const struct kw_serve_options *o)
 {
-	struct host h = { .opt = o, .listen_fd = -1, .sig_fd = -1, .uid = geteuid() };
+	struct host h = { .opt = o, .listen_fd = -1, .sig_fd = -1, .spare_fd = -1,
+			  .uid = geteuid() };
 	struct sockaddr_un sun;
 	struct kw_engine *E;
 	char err[320], name[128];
@@ -420,6 +465,7 @@ int kw_engine_serve(const struct kw_config *cfg, const struct kw_serve_options *
 				"retransmit: ip link set %s txqueuelen 10000\n",
 				cfg->tap_name, kw_tap_txqueue_len(E->tap), cfg->tap_name);
 	}
+	h.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	E->host = &h;
 	E->host_event = host_event;
 	E->host_turn = host_turn;

@@ -64,9 +64,10 @@ is "$got" "$want" "direct mode, the engine started and greeted at the limit: the
 # started on demand above is stopped first, so the limited one serves.
 cat > "$TMP/many.py" <<'EOF2'
 # many.py PEER PORT N: N connections kept open; prints "ok K" (each read
-# its hello) and the errno names of the failures, then whether a
-# connection still works after half of them are closed.
-import errno, socket, sys, time
+# its hello) and the errno names of the failures, the outcome of one more
+# while an idle connection to the engine holds its last descriptor, then
+# whether a connection still works after half of them are closed.
+import errno, os, socket, sys, time
 peer = (sys.argv[1], int(sys.argv[2]))
 held, errs = [], {}
 for _ in range(int(sys.argv[3])):
@@ -79,6 +80,19 @@ for _ in range(int(sys.argv[3])):
         name = errno.errorcode.get(e.errno, str(e.errno))
         errs[name] = errs.get(name, 0) + 1
         s.close()
+# Another connection to the engine's socket, idle, takes the engine's
+# last descriptor: the next request must still be answered.
+raw = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+raw.connect("\0keepwire/%d/kwt0" % os.stat("/proc/self/ns/net").st_ino)
+time.sleep(0.3)
+s = socket.socket()
+try:
+    s.connect(peer)
+    last = "connected"
+except OSError as e:
+    last = errno.errorcode.get(e.errno, str(e.errno))
+s.close()
+raw.close()
 for s in held[: len(held) // 2]:
     s.close()
 # The engine learns of those closes asynchronously: until it has, it may
@@ -92,7 +106,7 @@ for _ in range(100):
             raise
         time.sleep(0.05)
 print("ok", len(held), " ".join("%s:%d" % kv for kv in sorted(errs.items())),
-      "again:" + again.recv(5).decode())
+      "last:" + last, "again:" + again.recv(5).decode())
 EOF2
 stop_engines
 ip netns exec "$NS" sh -c "ulimit -n 32 && exec \"\$0\" engine --tap kwt0 --address $SADDR/24" \
@@ -105,6 +119,6 @@ kill -TERM "$engine" 2>/dev/null
 wait "$engine"
 is "$st" 0 "an engine out of descriptors: the program is answered, no connect() waits forever" ||
 	diag "program: $got" "engine: $(cat "$TMP/engine.err")"
-like "$got" '^ok [1-9][0-9]* EMFILE:[1-9][0-9]* again:hello$' \
-	"... the connections it could not take fail with EMFILE, the others carry data, and it recovers"
+like "$got" '^ok [1-9][0-9]* EMFILE:[1-9][0-9]* last:EMFILE again:hello$' \
+	"... the connections it could not take fail with EMFILE (also with the engine's last descriptor taken by an idle connection to it), the others carry data, and it recovers"
 done_testing
