@@ -42,6 +42,32 @@ static struct kw_engine *engine;    /* the engine this process runs, if any */
 #define KW_ENGINE_SPIN_NS (50 * KW_NS_PER_US)
 #define KW_NS_PER_US UINT64_C(1000)
 
+/* The timestamp offsets' secret (stack.h, ts_seed): the same for every
+ * engine until the machine reboots. It comes from the kernel's boot id,
+ * which local users can read: what it keys is no secret of security
+ * (RFC 7323 §7.1 hides uptime from peers; ISNs keep their own random
+ * key). 0 (the stack's own seed) when there is no boot id. */
+static uint64_t boot_secret(void)
+{
+	char id[64];
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
+	ssize_t n = 0;
+	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		n = read(fd, id, sizeof(id));
+		close(fd);
+	}
+	if (n < 16)
+		return 0;
+	for (ssize_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)id[i]) * UINT64_C(0x100000001b3);
+	h ^= h >> 31;
+	h *= UINT64_C(0x7fb5d329728ea185);
+	h ^= h >> 27;
+	return h | 1;
+}
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -896,6 +922,7 @@ struct kw_engine *kw_engine_create(const struct kw_config *cfg, bool memfd, char
 	sc.congestion = cfg->congestion == KW_CONGESTION_NEWRENO ? KW_TCP_CC_NEWRENO : KW_TCP_CC_BBR;
 	if (getrandom(&sc.seed, sizeof(sc.seed), 0) != (ssize_t)sizeof(sc.seed))
 		sc.seed = now_ns() ^ ((uint64_t)getpid() << 32);
+	sc.ts_seed = boot_secret();
 	E->stack = kw_stack_create(&sc, kw_tap_netdev(E->tap));
 	if (E->stack == NULL) {
 		snprintf(err, errlen, "cannot create the stack (out of memory)");

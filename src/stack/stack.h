@@ -21,6 +21,11 @@ struct kw_stack_config {
 	uint8_t prefix_len;           /* on-link network, e.g. 24 */
 	uint32_t gateway;             /* 0: only the on-link network is reachable */
 	uint64_t seed;                /* secrets: ISNs, ephemeral ports, IP IDs */
+	/* The secret of the timestamp offsets (0: from seed). Kept for as
+	 * long as the machine runs, TSvals to a peer keep growing across
+	 * stacks, so a new stack may reuse a 4-tuple the peer holds in
+	 * TIME-WAIT, as a Linux client's can (RFC 6191). */
+	uint64_t ts_seed;
 	uint8_t congestion;           /* KW_TCP_CC_* (tcp.h): NewReno (0) or BBR */
 };
 

@@ -37,6 +37,7 @@ struct kw_tcp_env {
 	uint32_t local_addr;           /* the stack's IPv4 address */
 	uint16_t mss;                  /* MTU - 40 */
 	uint64_t seed;                 /* ISN secret (RFC 6528), ephemeral ports */
+	uint64_t ts_seed;              /* timestamp offsets' secret; 0: seed */
 	/* Called when a socket's readiness or error may have changed
 	 * (optional): the layer above wakes whoever waits on it. */
 	void (*notify)(void *ctx, struct kw_tcp *sock);

@@ -232,11 +232,17 @@ seq_t tcp_isn(struct kw_tcp_layer *L, uint32_t laddr, uint16_t lport,
 }
 
 /* RFC 7323 §7.1: a keyed hash per connection, so TSval says nothing of
- * uptime and differs between connections. */
+ * uptime and differs between connections; with ts_seed, the same for a
+ * 4-tuple from one stack to the next (stack.h). */
 uint32_t tcp_ts_offset(struct kw_tcp_layer *L, uint32_t laddr, uint16_t lport,
 		       uint32_t raddr, uint16_t rport)
 {
-	return (uint32_t)tuple_hash(L, laddr, lport, raddr, rport, 0x7323);
+	uint64_t k = L->env.ts_seed;
+	uint32_t t[4] = { laddr, raddr, (uint32_t)lport << 16 | rport, 0x7323 };
+
+	if (k == 0)
+		return (uint32_t)tuple_hash(L, laddr, lport, raddr, rport, 0x7323);
+	return (uint32_t)tcp_siphash(k, k * UINT64_C(0x9e3779b97f4a7c15) + 1, t, sizeof(t));
 }
 
 /* ---- tables ---------------------------------------------------------------- */
