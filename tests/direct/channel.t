@@ -161,19 +161,7 @@ table inet kwsyn {
 	chain in { type filter hook input priority 0; tcp dport 7410 tcp flags & (syn | ack) == syn counter; }
 }
 EOF
-	ip netns exec "$NS" timeout 60 python3 -c '
-import socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], 7410))
-s.listen(16)
-print("listening", flush=True)
-while True:
-    c, _ = s.accept()
-    c.sendall(b"hello")
-    c.close()
-' "$KADDR" > "$TMP/tw.log" 2>&1 &
-	wait_for_line "$TMP/tw.log" '^listening$' 50
+	hello_peer 7410         # greets, then closes first: TIME-WAIT on its side
 	n=0
 	for i in 1 2 3 4 5 6; do
 		got=$(direct_exec KEEPWIRE_ENGINE=process timeout 20 python3 -c '
