@@ -8,8 +8,9 @@
  * file once it is in place (kw_direct_epoll_replay).
  *
  * Memory: two registrations per descriptor number, in a lazily touched
- * mapping (MAP_NORESERVE, like the descriptor map); a lock only on the
- * path of sockets that may be replaced. */
+ * mapping (MAP_NORESERVE, like the descriptor map), and a shared pool for
+ * sockets that more epoll sets watch; a lock only on the path of sockets
+ * that may be replaced. */
 #include "config.h"
 #include "preload/runtime.h"
 #include "preload/libc.h"
@@ -23,6 +24,7 @@
 #include <sys/mman.h>
 
 #define REGS_PER_FD 2
+#define SPARE_REGS 256                 /* beyond two per socket, at once */
 
 struct reg {
 	int epfd;                      /* 0: free (an epoll set is never fd 0 here) */
@@ -36,6 +38,12 @@ struct tables {
 	struct reg (*regs)[REGS_PER_FD];
 	_Atomic unsigned char *is_epfd;   /* numbers that are epoll sets with records */
 };
+
+/* Registrations beyond a socket's two (under lock). */
+static struct {
+	int fd;
+	struct reg r;                  /* r.epfd 0: free */
+} spare[SPARE_REGS];
 
 static struct tables tables_store;
 static _Atomic(struct tables *) tables;
@@ -82,38 +90,55 @@ static bool replaceable(int fd)
 	return st != KW_FD_OTHER;
 }
 
+/* The record of fd's registration in epfd, or a free one to take (NULL:
+ * none); a socket's own two first, then the spare pool. */
+static struct reg *find(struct tables *t, int epfd, int fd, bool take)
+{
+	struct reg *r = t->regs[fd], *free_r = NULL;
+	int free_spare = -1;
+
+	for (int k = 0; k < REGS_PER_FD; k++) {
+		if (r[k].epfd == epfd)
+			return &r[k];
+		if (r[k].epfd == 0 && free_r == NULL)
+			free_r = &r[k];
+	}
+	for (int k = 0; k < SPARE_REGS; k++) {
+		if (spare[k].r.epfd == epfd && spare[k].fd == fd)
+			return &spare[k].r;
+		if (spare[k].r.epfd == 0 && free_spare < 0)
+			free_spare = k;
+	}
+	if (!take)
+		return NULL;
+	if (free_r == NULL && free_spare >= 0) {
+		spare[free_spare].fd = fd;
+		free_r = &spare[free_spare].r;
+	}
+	return free_r;
+}
+
 static void remember(int epfd, int op, int fd, const struct epoll_event *ev)
 {
 	struct tables *t;
 	struct reg *r;
-	int k, free_k = -1;
 
 	pthread_once(&once, map_tables);
 	t = tables_now();
 	if (t == NULL)
 		return;
 	pthread_mutex_lock(&lock);
-	r = t->regs[fd];
-	for (k = 0; k < REGS_PER_FD; k++) {
-		if (r[k].epfd == epfd)
-			break;
-		if (r[k].epfd == 0 && free_k < 0)
-			free_k = k;
-	}
+	r = find(t, epfd, fd, op != EPOLL_CTL_DEL && ev != NULL);
 	if (op == EPOLL_CTL_DEL) {
-		if (k < REGS_PER_FD)
-			r[k].epfd = 0;
-	} else if (ev != NULL) {
-		if (k == REGS_PER_FD)
-			k = free_k;
-		if (k >= 0) {
-			r[k].epfd = epfd;
-			r[k].events = ev->events;
-			r[k].data = ev->data.u64;
-			atomic_store_explicit(&t->is_epfd[epfd], 1, memory_order_relaxed);
-			if (fd > high)
-				high = fd;
-		}
+		if (r != NULL)
+			r->epfd = 0;
+	} else if (ev != NULL && r != NULL) {
+		r->epfd = epfd;
+		r->events = ev->events;
+		r->data = ev->data.u64;
+		atomic_store_explicit(&t->is_epfd[epfd], 1, memory_order_relaxed);
+		if (fd > high)
+			high = fd;
 	}
 	pthread_mutex_unlock(&lock);
 }
@@ -137,9 +162,13 @@ void kw_direct_epoll_forget_fd(int fd)
 	if (t == NULL || !in_range(fd))
 		return;
 	pthread_mutex_lock(&lock);
-	if (fd <= high)
+	if (fd <= high) {
 		for (int k = 0; k < REGS_PER_FD; k++)
 			t->regs[fd][k].epfd = 0;
+		for (int k = 0; k < SPARE_REGS; k++)
+			if (spare[k].fd == fd)
+				spare[k].r.epfd = 0;
+	}
 	pthread_mutex_unlock(&lock);
 }
 
@@ -158,13 +187,17 @@ void kw_direct_epoll_closing(int fd)
 		for (int k = 0; k < REGS_PER_FD; k++)
 			if (t->regs[i][k].epfd == fd)
 				t->regs[i][k].epfd = 0;
+	for (int k = 0; k < SPARE_REGS; k++)
+		if (spare[k].r.epfd == fd)
+			spare[k].r.epfd = 0;
 	pthread_mutex_unlock(&lock);
 }
 
 void kw_direct_epoll_replay(int fd)
 {
 	struct tables *t = tables_now();
-	struct reg saved[REGS_PER_FD];
+	struct reg saved[REGS_PER_FD + SPARE_REGS];
+	int n = 0;
 
 	if (t == NULL || !in_range(fd))
 		return;
@@ -174,14 +207,20 @@ void kw_direct_epoll_replay(int fd)
 		return;
 	}
 	for (int k = 0; k < REGS_PER_FD; k++) {
-		saved[k] = t->regs[fd][k];
+		if (t->regs[fd][k].epfd > 0)
+			saved[n++] = t->regs[fd][k];
 		t->regs[fd][k].epfd = 0;
 	}
+	for (int k = 0; k < SPARE_REGS; k++) {
+		if (spare[k].r.epfd > 0 && spare[k].fd == fd) {
+			saved[n++] = spare[k].r;
+			spare[k].r.epfd = 0;
+		}
+	}
 	pthread_mutex_unlock(&lock);
-	for (int k = 0; k < REGS_PER_FD; k++) {
+	for (int k = 0; k < n; k++) {
 		struct epoll_event ev = { .events = saved[k].events, .data.u64 = saved[k].data };
 
-		if (saved[k].epfd > 0)
-			(void)kw_libc.epoll_ctl(saved[k].epfd, EPOLL_CTL_ADD, fd, &ev);
+		(void)kw_libc.epoll_ctl(saved[k].epfd, EPOLL_CTL_ADD, fd, &ev);
 	}
 }

@@ -58,12 +58,22 @@ ep2 = select.epoll()
 s.connect(peer)
 out.append("reused-set:%s:%s" % ("same-number" if ep2.fileno() == n else "other-number",
                                  ",".join(events(ep2, 0.5)) or "empty"))
+# 4. Watched by four epoll sets before connect(): each still reports it.
+eps = [select.epoll() for _ in range(4)]
+s = socket.socket()
+for e in eps:
+    e.register(s.fileno(), select.EPOLLOUT)
+s.connect(peer)
+out.append("four-sets:%d" % sum(1 for e in eps if e.poll(3)))
+s.close()
+for e in eps:
+    e.close()
 print(" ".join(out), flush=True)
 PY
 
 hello_peer 7400
 want=$(ip netns exec "$NS" timeout 30 python3 "$TMP/prog.py" "$KADDR" 7400 "$KADDR" 2>&1)
-is "$want" "connect:k read:hello listen:accept reused-set:same-number:empty" \
+is "$want" "connect:k read:hello listen:accept reused-set:same-number:empty four-sets:4" \
 	"the kernel: registrations made before connect and listen are kept"
 for engine in process thread; do
 	stop_engines
