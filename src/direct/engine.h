@@ -15,7 +15,9 @@
 
 struct kw_engine_link {
 	struct kw_direct_shared *shared;
-	int ctl_fd;                    /* the program's end of the request pair */
+	int ctl_fd;                    /* the program's end of the request pair
+					* (the thread placement; -1 for the
+					* process placement's connections) */
 };
 
 /* Attach the TAP device, create the stack and start the thread. 0, or -1

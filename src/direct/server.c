@@ -1,6 +1,6 @@
 /* The process placement's host around the engine loop: the listening
- * socket, one connection per client process tree, signals, and the
- * lifetime rules (docs/direct-engine.md). Everything else is the engine of
+ * socket, one connection per request, signals, the bound-only sockets'
+ * holders, and the lifetime rules (docs/direct-engine.md). Everything else is the engine of
  * direct/engine.c and bridge.c, unchanged. */
 #include "config.h"
 #include "direct/server.h"

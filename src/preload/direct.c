@@ -1,5 +1,6 @@
 /* Direct mode, program side: start-up, the descriptor map, routing, and
- * the request channel to the engine. */
+ * the requests to the engine (a pair to the stack thread, or a connection
+ * per request to the engine process). */
 #include "config.h"
 #include "preload/direct.h"
 #include "direct/engine.h"

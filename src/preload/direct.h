@@ -23,9 +23,11 @@ extern bool kw_direct_enabled;
 struct kw_direct_client {
 	_Atomic int started;           /* 0: not yet, 1: running, -1: failed */
 	struct kw_direct_shared *shared;
-	/* The request channel to the engine: the one descriptor of ours in
-	 * the program, kept at a high number and out of the program's reach
-	 * (close, dup2 onto it, close_range: see kw_direct_ctl_*). */
+	/* KEEPWIRE_ENGINE=thread: the request pair to the stack thread, the
+	 * one descriptor of ours in the program, kept at a high number and
+	 * out of the program's reach (close, dup2 onto it, close_range: see
+	 * kw_direct_ctl_*). -1 with the engine as a process, which the
+	 * program reaches with a connection per request. */
 	_Atomic int ctl_fd;
 	/* KEEPWIRE_ENGINE=process: the engine whose region is mapped (its
 	 * pid; 0: greet the next one). */
