@@ -28,6 +28,34 @@ struct kw_direct_client kw_dc = { .ctl_fd = -1 };
 
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* The engine process's connections of requests in flight, as fd + 1 (0:
+ * free): a child forked meanwhile has copies no thread of it will close. */
+#define INFLIGHT_MAX 16
+static _Atomic int inflight[INFLIGHT_MAX];
+
+static void inflight_track(int fd, bool on)
+{
+	for (int k = 0; k < INFLIGHT_MAX; k++) {
+		int expect = on ? 0 : fd + 1;
+
+		if (atomic_compare_exchange_strong(&inflight[k], &expect, on ? fd + 1 : 0))
+			return;
+	}
+}
+
+/* In a child after fork(): only the forking thread lives on. */
+static void after_fork_child(void)
+{
+	for (int k = 0; k < INFLIGHT_MAX; k++) {
+		int v = atomic_exchange(&inflight[k], 0);
+
+		if (v != 0)
+			kw_libc.close(v - 1);
+	}
+	pthread_mutex_init(&start_lock, NULL);
+	kw_direct_attach_after_fork();
+}
+
 /* The process whose memory holds the descriptor map: it is private
  * (MAP_PRIVATE), so after fork each process has its own copy, but a vfork
  * child writes straight into its parent's. */
@@ -80,6 +108,7 @@ bool kw_direct_init(void)
 		       "TCP stays on the kernel stack (socket mode)", strerror(errno));
 		return !kw_rt.cfg.strict;
 	}
+	pthread_atfork(NULL, NULL, after_fork_child);
 	describe(what, sizeof(what));
 	kw_log(KW_LOG_INFO, "direct mode: %s", what);
 	atomic_store(&map_owner, (pid_t)syscall(SYS_getpid));
@@ -375,12 +404,14 @@ static int exchange_process(struct kw_direct_request *rq, const int *fds, int nf
 			kw_log(KW_LOG_DEBUG, "direct mode: no engine for a request: %s", err);
 			break;
 		}
+		inflight_track(fd, true);
 		memcpy(rq->key, kw_dc.shared->key, sizeof(rq->key));
 		cell = take_cell(&index);
 		rq->cell = index;
 		answered = kw_fd_send(fd, rq, sizeof(*rq), fds, nfds, MSG_NOSIGNAL) ==
 				   (ssize_t)sizeof(*rq) &&
 			   await_answer(cell, fd);
+		inflight_track(fd, false);      /* before: the number may be reused */
 		kw_libc.close(fd);
 		if (answered) {
 			result = take_answer(cell, ref, info);

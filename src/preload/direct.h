@@ -115,6 +115,8 @@ void kw_nofile_restore(struct kw_nofile_raise *nr);
 int kw_direct_channel(struct kw_nofile_raise *nr, char *err, size_t errlen);
 /* A request went unanswered: greet the engine again on the next one. */
 void kw_direct_greet_again(void);
+/* In a child after fork(): locks another thread may have held are free. */
+void kw_direct_attach_after_fork(void);
 /* The first connection (kw_direct_ensure): 0, or -1 with one line in err. */
 struct kw_engine_link;
 int kw_direct_attach(struct kw_engine_link *out, char *err, size_t errlen);

@@ -397,6 +397,11 @@ int kw_direct_channel(struct kw_nofile_raise *nr, char *err, size_t errlen)
 	return r < 0 ? -1 : r;
 }
 
+void kw_direct_attach_after_fork(void)
+{
+	pthread_mutex_init(&greet_lock, NULL);
+}
+
 void kw_direct_greet_again(void)
 {
 	atomic_store(&kw_dc.engine_pid, 0);

@@ -12,7 +12,11 @@
 #    bound sockets (the engine looks once a second);
 #  - a forked child that changed its uid (a daemon's worker) still makes
 #    requests: it cannot greet the engine as another user, but it has the
-#    region and its key.
+#    region and its key;
+#  - a child forked while another thread waits for an answer does not
+#    keep a copy of that request's connection;
+#  - a new engine's SYN on a 4-tuple the kernel holds in TIME-WAIT is
+#    taken at once (timestamps keep growing from engine to engine).
 # Needs root, /dev/net/tun, ip, python3.
 . "${KW_SRCDIR:-$(dirname "$0")/../..}/tests/lib/tap.sh"
 . "$KW_SRCDIR/tests/lib/direct.sh"
@@ -148,7 +152,56 @@ is "$(direct_exec python3 "$TMP/try.py" "$SADDR" 7502 50)" ok \
 	"... the child killed too: the port is free again"
 stop_engines
 
-# 4. Each program below gets an engine of its own and connects from the
+# 4. fork() while another thread waits
+# for the engine's answer (a lingering close, up to 3 s, to a peer that
+# reads nothing): the child has no copy of that request's connection, as
+# it has nothing of the kind on the kernel.
+ip netns exec "$NS" timeout 60 python3 -c '
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 7420))
+s.listen(4)
+print("listening", flush=True)
+held = []
+while True:
+    c, _ = s.accept()
+    held.append(c)             # never read
+' "$KADDR" > "$TMP/sink.log" 2>&1 &
+wait_for_line "$TMP/sink.log" '^listening$' 50
+cat > "$TMP/forkwait.py" <<'EOF'
+# forkwait.py PEER PORT: prints the child's descriptor count.
+import os, socket, struct, sys, threading, time
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+c.setblocking(False)
+# Until the peer's window is shut: no progress for 0.3 s.
+n, idle = 0, 0
+while idle < 30:
+    try:
+        n += c.send(b"x" * 65536)
+        idle = 0
+    except BlockingIOError:
+        idle += 1
+        time.sleep(0.01)
+c.setblocking(True)
+c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 3))
+t = threading.Thread(target=c.close)
+t.start()
+time.sleep(1)
+pid = os.fork()
+if pid == 0:
+    print("child-fds:%d" % len(os.listdir("/proc/self/fd")), flush=True)
+    os._exit(0)
+os.waitpid(pid, 0)
+t.join()
+EOF
+want=$(ip netns exec "$NS" timeout 30 python3 "$TMP/forkwait.py" "$KADDR" 7420 2>&1)
+got=$(direct_exec KEEPWIRE_ENGINE=process timeout 30 python3 "$TMP/forkwait.py" "$KADDR" 7420 2>&1)
+like "$want" '^child-fds:[0-9]+$' "the kernel: a child forked during a lingering close"
+is "$got" "$want" "... the same descriptors in direct mode (not the request's connection)"
+stop_engines
+
+# 5. Each program below gets an engine of its own and connects from the
 # same port to a kernel server that closes first, so the kernel holds the
 # previous connection's 4-tuple in TIME-WAIT. It takes the new SYN only if
 # its timestamp is newer: the engines' timestamps must keep growing from
