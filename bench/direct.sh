@@ -24,6 +24,10 @@
 #                  over veth: request/response latency, 1-byte requests and
 #                  answers to a kernel echo server, many round trips;
 #                  p50/p90/p99
+#   (4p) stack-ping with offloads whose client polls the device instead of
+#                  sleeping: the floor of any placement of keepwire's stack
+#                  on this machine (no engine, no socketpair, no wake-up on
+#                  the stack's side; the echo server's wake-up remains)
 # Throughput of (1), (1o), (1d) and (2) is measured by the sink: TCP payload
 # bytes from accept() to EOF. Optionally (KW_DIRECT_PROFILE) extra stack
 # transfers are counted with perf: system calls per data frame, and a
@@ -230,7 +234,7 @@ run_tapwrite() {
 	echo "$1 tapfps $(val fps "$line")" >>"$tmp/data"
 }
 run_ping() {
-	# $1: round, $2: label (lat_stack, lat_offload, lat_kernel)
+	# $1: round, $2: label (lat_stack, lat_offload, lat_poll, lat_direct, lat_kernel)
 	case $2 in
 	lat_direct)
 		# shellcheck disable=SC2086
@@ -243,7 +247,8 @@ run_ping() {
 	*)
 		ip netns exec "$NS_TAP" "$bench" stack-ping --tap "$TAPDEV" \
 			--address "$TAP_STACK/24" --peer "$TAP_KERNEL" --port "$echo_port" \
-			--count "$pings" --seed "$1" --offload "$([ "$2" = lat_offload ] && echo 1 || echo 0)" \
+			--count "$pings" --seed "$1" --offload "$([ "$2" = lat_stack ] && echo 0 || echo 1)" \
+			--poll "$([ "$2" = lat_poll ] && echo 1 || echo 0)" \
 			>"$tmp/ping.out" 2>"$tmp/ping.err" ;;
 	esac || die "$2 run failed: $(cat "$tmp/ping.err")"
 	line=$(grep '^ping ' "$tmp/ping.out")
@@ -255,9 +260,9 @@ run_ping() {
 run_pings() {
 	# $1: round; the three latency runs in a rotating order
 	case $(($1 % 3)) in
-	1) run_ping "$1" lat_stack; run_ping "$1" lat_offload; run_ping "$1" lat_kernel; run_ping "$1" lat_direct ;;
-	2) run_ping "$1" lat_offload; run_ping "$1" lat_direct; run_ping "$1" lat_kernel; run_ping "$1" lat_stack ;;
-	0) run_ping "$1" lat_direct; run_ping "$1" lat_kernel; run_ping "$1" lat_stack; run_ping "$1" lat_offload ;;
+	1) run_ping "$1" lat_stack; run_ping "$1" lat_offload; run_ping "$1" lat_kernel; run_ping "$1" lat_direct; run_ping "$1" lat_poll ;;
+	2) run_ping "$1" lat_offload; run_ping "$1" lat_poll; run_ping "$1" lat_direct; run_ping "$1" lat_kernel; run_ping "$1" lat_stack ;;
+	0) run_ping "$1" lat_direct; run_ping "$1" lat_kernel; run_ping "$1" lat_poll; run_ping "$1" lat_stack; run_ping "$1" lat_offload ;;
 	esac
 }
 val() {
@@ -443,6 +448,7 @@ rev=$(git -C "$srcdir" describe --always --dirty 2>/dev/null || echo unknown)
 		lrow("(4)  keepwire stack <-> kernel, TAP", "lat_stack")
 		lrow("(4o) the same with TAP offloads", "lat_offload")
 		lrow("(4d) direct mode: unmodified client, keepwire", "lat_direct")
+		lrow("(4p) (4o) polling the device: the floor", "lat_poll")
 		lrow("(5)  kernel <-> kernel, veth", "lat_kernel")
 		print ""
 		printf "%-50s %7s   %15s   %15s\n", "per round, then median", "median", "quartiles", "min     max"
@@ -455,6 +461,7 @@ rev=$(git -C "$srcdir" describe --always --dirty 2>/dev/null || echo unknown)
 		row("(4d)/(5) direct mode / kernel, p50", "lat_direct_p50", "lat_kernel_p50", "%7.2f")
 		stats("lat_direct_p50", "lat_kernel_p50"); l4d = S_med
 		row("(4d)/(5) direct mode / kernel, p99", "lat_direct_p99", "lat_kernel_p99", "%7.2f")
+		row("(4p)/(5) the floor / kernel, p50", "lat_poll_p50", "lat_kernel_p50", "%7.2f")
 		print ""
 		stats("stack", ""); s = S_med
 		printf "target: (1) >= 1 Gbit/s: %s (median %.3f)\n", (s >= 1 ? "met" : "MISSED"), s

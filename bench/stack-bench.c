@@ -24,7 +24,7 @@
  *       reads, until EOF.
  *   stack-bench stack-ping --tap NAME --address A.B.C.D/PREFIX --peer A.B.C.D
  *                          --port P [--count N] [--size BYTES] [--warmup N]
- *                          [--offload 1] [--seed N]
+ *                          [--offload 1] [--poll 1] [--seed N]
  *   stack-bench kernel-ping --peer A.B.C.D --port P [--count N] [--size BYTES]
  *                           [--warmup N]
  *       Request/response latency: connect to the echo server (nodelay),
@@ -32,7 +32,9 @@
  *       timed round trips, each: send --size (default 1) bytes, wait until
  *       as many came back. The stack's client sleeps in the loop's ppoll
  *       on the TAP fd, the kernel's in read(), as an ordinary program
- *       would. Prints "ping count=N size=S min_us= p50_us= p90_us= p99_us=
+ *       would; with --poll 1 the stack's client never sleeps (zero-timeout
+ *       ppoll calls): the lowest round trip keepwire's stack can have on
+ *       the machine, with no engine, bridge or wake-up on its side. Prints "ping count=N size=S min_us= p50_us= p90_us= p99_us=
  *       max_us= mean_us=".
  *   stack-bench tapwrite --tap NAME --seconds S
  *       The raw TAP ceiling: one thread, one write() per 1514-byte frame
@@ -94,7 +96,7 @@ struct opts {
 	size_t sndbuf;
 	int lowat;
 	uint64_t seed;
-	bool offload;
+	bool offload, poll;
 	long count, warmup, size;
 };
 
@@ -125,6 +127,8 @@ static void parse(int argc, char **argv, struct opts *o)
 			o->seed = strtoull(v, NULL, 0);
 		else if (strcmp(a, "--offload") == 0)
 			o->offload = atoi(v) != 0;
+		else if (strcmp(a, "--poll") == 0)
+			o->poll = atoi(v) != 0;
 		else if (strcmp(a, "--count") == 0)
 			o->count = atol(v);
 		else if (strcmp(a, "--warmup") == 0)
@@ -533,7 +537,7 @@ static int run_stack_ping(const struct opts *o)
 				die("recv: %s", n == 0 ? "EOF" : strerror((int)-n));
 			if (kw_loop_now() > deadline)
 				die("%s", "timed out (120 s)");
-			if ((r = kw_loop_run_once(loop, 100 * UINT64_C(1000000))) < 0)
+			if ((r = kw_loop_run_once(loop, o->poll ? 0 : 100 * UINT64_C(1000000))) < 0)
 				die("device failed: %s", strerror(-r));
 		}
 		if (i >= 0)
