@@ -22,7 +22,8 @@
 # KW_LOSS_TIMEOUT seconds counts as that (and is marked ">").
 #
 # The topology (router, kernel client, peer) is bench/router.sh's. Raw
-# figures go to bench/results/loss.dat; with gnuplot, bench/loss.gp draws
+# figures go to bench/results/loss.dat (medians) and loss-rounds.txt
+# (every round's seconds, in the order run); with gnuplot, bench/loss.gp draws
 # them into docs/img/loss.svg (KW_LOSS_PLOT=no leaves docs/img alone).
 #
 # Environment: KW_BUILDDIR, KW_SRCDIR (set by make bench-loss);
@@ -128,6 +129,7 @@ median() {
 	printf '%-6s %-5s %12s %12s %8s\n' loss dir direct_s kernel_s ratio
 } | tee "$result"
 : >"$resultdir/loss.dat"
+: >"$resultdir/loss-rounds.txt"
 for p in $rates; do
 	set_loss "$p"
 	for dir in up down; do
@@ -151,6 +153,7 @@ for p in $rates; do
 		label=up; [ "$dir" = down ] && label=down
 		printf '%-6s %-5s %12s %12s %8s\n' "$p%" "$label" "$dm" "$km" "$ratio" | tee -a "$result"
 		echo "$p $label ${dm#>} ${km#>}" >>"$resultdir/loss.dat"
+		echo "$p% $label direct:$d kernel:$k" >>"$resultdir/loss-rounds.txt"
 	done
 done
 echo
