@@ -258,7 +258,7 @@ run_ping() {
 	done
 }
 run_pings() {
-	# $1: round; the three latency runs in a rotating order
+	# $1: round; the five latency runs in a rotating order
 	case $(($1 % 3)) in
 	1) run_ping "$1" lat_stack; run_ping "$1" lat_offload; run_ping "$1" lat_kernel; run_ping "$1" lat_direct; run_ping "$1" lat_poll ;;
 	2) run_ping "$1" lat_offload; run_ping "$1" lat_poll; run_ping "$1" lat_direct; run_ping "$1" lat_kernel; run_ping "$1" lat_stack ;;

@@ -34,7 +34,8 @@
  *       on the TAP fd, the kernel's in read(), as an ordinary program
  *       would; with --poll 1 the stack's client never sleeps (zero-timeout
  *       ppoll calls): the lowest round trip keepwire's stack can have on
- *       the machine, with no engine, bridge or wake-up on its side. Prints "ping count=N size=S min_us= p50_us= p90_us= p99_us=
+ *       the machine, with no engine, bridge or wake-up on its side.
+ *       Prints "ping count=N size=S min_us= p50_us= p90_us= p99_us=
  *       max_us= mean_us=".
  *   stack-bench tapwrite --tap NAME --seconds S
  *       The raw TAP ceiling: one thread, one write() per 1514-byte frame
