@@ -44,6 +44,9 @@ static struct {
 	int fd;
 	struct reg r;                  /* r.epfd 0: free */
 } spare[SPARE_REGS];
+/* Entries from here on were never used: the scans (on every close, too)
+ * stop here, and cost nothing while no socket needed the pool. */
+static int spare_top;
 
 static struct tables tables_store;
 static _Atomic(struct tables *) tables;
@@ -103,7 +106,7 @@ static struct reg *find(struct tables *t, int epfd, int fd, bool take)
 		if (r[k].epfd == 0 && free_r == NULL)
 			free_r = &r[k];
 	}
-	for (int k = 0; k < SPARE_REGS; k++) {
+	for (int k = 0; k < spare_top; k++) {
 		if (spare[k].r.epfd == epfd && spare[k].fd == fd)
 			return &spare[k].r;
 		if (spare[k].r.epfd == 0 && free_spare < 0)
@@ -111,6 +114,8 @@ static struct reg *find(struct tables *t, int epfd, int fd, bool take)
 	}
 	if (!take)
 		return NULL;
+	if (free_r == NULL && free_spare < 0 && spare_top < SPARE_REGS)
+		free_spare = spare_top++;
 	if (free_r == NULL && free_spare >= 0) {
 		spare[free_spare].fd = fd;
 		free_r = &spare[free_spare].r;
@@ -165,7 +170,7 @@ void kw_direct_epoll_forget_fd(int fd)
 	if (fd <= high) {
 		for (int k = 0; k < REGS_PER_FD; k++)
 			t->regs[fd][k].epfd = 0;
-		for (int k = 0; k < SPARE_REGS; k++)
+		for (int k = 0; k < spare_top; k++)
 			if (spare[k].fd == fd)
 				spare[k].r.epfd = 0;
 	}
@@ -187,7 +192,7 @@ void kw_direct_epoll_closing(int fd)
 		for (int k = 0; k < REGS_PER_FD; k++)
 			if (t->regs[i][k].epfd == fd)
 				t->regs[i][k].epfd = 0;
-	for (int k = 0; k < SPARE_REGS; k++)
+	for (int k = 0; k < spare_top; k++)
 		if (spare[k].r.epfd == fd)
 			spare[k].r.epfd = 0;
 	pthread_mutex_unlock(&lock);
@@ -211,7 +216,7 @@ void kw_direct_epoll_replay(int fd)
 			saved[n++] = t->regs[fd][k];
 		t->regs[fd][k].epfd = 0;
 	}
-	for (int k = 0; k < SPARE_REGS; k++) {
+	for (int k = 0; k < spare_top; k++) {
 		if (spare[k].r.epfd > 0 && spare[k].fd == fd) {
 			saved[n++] = spare[k].r;
 			spare[k].r.epfd = 0;
