@@ -18,7 +18,8 @@
 # router over veth); the servers (iperf3 -s, sockperf server, nginx) run
 # on the kernel in the peer namespace behind the same router
 # (bench/router.sh), so both clients cross the same hop and the same drop
-# rule. Rounds are interleaved, the order alternating; medians are shown.
+# rule. Rounds are interleaved, the order alternating; medians are shown,
+# and every round's figure goes to bench/results/programs-rounds.txt.
 #
 # Needs root, /dev/net/tun, ip, nft, and the programs (Debian packages
 # iperf3, sockperf, wrk, nginx-light). A missing program skips its part,
@@ -42,6 +43,9 @@ wrk_loss=${KW_PROGRAMS_LOSS:-0 2}
 busy_poll=${KW_PROGRAMS_BUSY_POLL:-100}
 resultdir=$builddir/bench/results
 result=$resultdir/programs.txt
+# Every round's figure, in round order: a median of three hides a run
+# that went another way (docs/BENCHMARKS.md, "Programs").
+rounds_result=$resultdir/programs-rounds.txt
 
 die() {
 	echo "bench/programs.sh: $*" >&2
@@ -103,10 +107,15 @@ interleave() {
 med() {
 	awk -v k="$2" '$1 == k { printf "%s ", $2 }' "$tmp/$1" | median
 }
+# each WHO KEY: KEY's values from interleave, in round order.
+each() {
+	awk -v k="$2" '$1 == k { printf " %s", $2 }' "$tmp/$1"
+}
 row() {
 	d=$(med direct "$2")
 	k=$(med kernel "$2")
 	printf '%-34s %12s %12s %8s\n' "$1" "$d" "$k" "$(ratio "$d" "$k")" | tee -a "$result"
+	printf '%s | direct:%s | kernel:%s\n' "$1" "$(each direct "$2")" "$(each kernel "$2")" >>"$rounds_result"
 }
 
 {
@@ -116,6 +125,7 @@ row() {
 	echo
 	printf '%-34s %12s %12s %8s\n' measure direct kernel ratio
 } | tee "$result"
+head -n 3 "$result" >"$rounds_result"
 
 # ---- iperf3 ----------------------------------------------------------------
 iperf_one() {
@@ -269,4 +279,4 @@ else
 fi
 echo
 echo "ratio = direct / kernel (for Gbit/s and req/s higher is better, for times lower)."
-echo "written to $result"
+echo "written to $result (each round: $rounds_result)"
