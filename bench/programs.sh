@@ -105,7 +105,7 @@ interleave() {
 }
 # med WHO KEY: the median of KEY's values from interleave.
 med() {
-	awk -v k="$2" '$1 == k { printf "%s ", $2 }' "$tmp/$1" | median
+	each "$1" "$2" | median
 }
 # each WHO KEY: KEY's values from interleave, in round order.
 each() {
