@@ -23,8 +23,11 @@ pdirect() { direct_exec KEEPWIRE_ENGINE=process "$@"; }
 kernel() { ip netns exec "$NS" env KW_T_KERNEL="$KADDR" "$@"; }
 
 # listening MODE PORT [ARGS]: a kernel-side helper in the background, up.
+# The group's stderr goes to a file: the helper's messages stay readable,
+# and the background shell's "Killed" when the namespace's cleanup ends
+# the helper stays out of the test's output.
 listening() {
-	kernel "$HELP" "$1" "$2" ${3:+"$3"} > "$TMP/$1.$2" &
+	{ kernel "$HELP" "$1" "$2" ${3:+"$3"}; } > "$TMP/$1.$2" 2> "$TMP/$1.$2.err" &
 	wait_for_line "$TMP/$1.$2" '^listening$' 50 || diag "$1 on port $2 did not start"
 }
 
