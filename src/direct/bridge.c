@@ -63,6 +63,7 @@ struct kw_conn *kw_conn_new(struct kw_engine *E, enum kw_slot_kind kind)
 	atomic_store(&s->error, 0);
 	atomic_store(&s->peer_fin, 0);
 	atomic_store(&s->sndbuf, 0);
+	atomic_store(&s->nodelay_set, 0);
 	atomic_store(&s->laddr, 0);
 	atomic_store(&s->raddr, 0);
 	atomic_store(&s->lport, 0);
@@ -474,6 +475,22 @@ static bool fin_acked(const struct kw_tcp *t)
 	}
 }
 
+/* TCP_NODELAY the program set while the handshake ran (proto.h,
+ * nodelay_set): applied first, then cleared unless the program set
+ * another value meanwhile, so its getsockopt never reads a stale one. */
+static void take_nodelay_set(struct kw_engine *E, struct kw_conn *c)
+{
+	struct kw_slot *s = slot_of(E, c);
+	uint8_t v = atomic_load_explicit(&s->nodelay_set, memory_order_acquire);
+
+	if (v == 0)
+		return;
+	c->opts.nodelay = v == 2;
+	kw_tcp_set_nodelay(c->tcp, c->opts.nodelay);
+	atomic_store(&s->nodelay, c->opts.nodelay);
+	atomic_compare_exchange_strong(&s->nodelay_set, &v, 0);
+}
+
 /* What the program wrote into the stack, as far as the send buffer takes. */
 static void from_program(struct kw_engine *E, struct kw_conn *c)
 {
@@ -489,6 +506,7 @@ static void from_program(struct kw_engine *E, struct kw_conn *c)
 			space = sizeof(E->scratch);
 		r = recv(c->fd, E->scratch, space, MSG_DONTWAIT);
 		if (r > 0) {
+			take_nodelay_set(E, c);
 			kw_tcp_send(c->tcp, E->scratch, (size_t)r, E->now);
 			/* A short read emptied the pair: no second recv to
 			 * hear EAGAIN (epoll reports what comes next). */

@@ -49,6 +49,13 @@ struct kw_slot {
 	_Atomic uint8_t was_open;      /* reached OPEN once */
 	_Atomic uint8_t keepalive;     /* SO_KEEPALIVE */
 	_Atomic uint8_t nodelay;       /* TCP_NODELAY */
+	/* TCP_NODELAY as the program set it while the handshake ran (1 off,
+	 * 2 on; 0 none waiting). The program cannot write before the
+	 * handshake ends (the filler), and the engine takes this value after
+	 * each read of the program's bytes, before they enter the stack: so
+	 * the set needs no request, and the engine sees it before anything
+	 * the program wrote after it. */
+	_Atomic uint8_t nodelay_set;
 	_Atomic uint8_t peer_fin;      /* DEAD after the peer's FIN: reads end in EOF */
 	_Atomic int32_t error;         /* pending error (positive errno), 0 if none */
 	_Atomic uint32_t idle_ms, interval_ms, count;

@@ -23,7 +23,7 @@
 #define KW_HELLO_MAGIC 0x6b774531u     /* "kwE1" */
 /* Changes whenever the request, slot or reply layout does: a library and
  * an engine from different builds refuse each other rather than misread. */
-#define KW_HELLO_VERSION 2u
+#define KW_HELLO_VERSION 3u
 
 struct kw_direct_hello {
 	uint32_t magic, version;

@@ -201,8 +201,11 @@ bool kw_direct_getsockopt(int fd, int level, int name, void *val, socklen_t *len
 			return put_int(val, len, seconds(atomic_load(&s->interval_ms)), ret);
 		case TCP_KEEPCNT:
 			return put_int(val, len, (int)atomic_load(&s->count), ret);
-		case TCP_NODELAY:
-			return put_int(val, len, atomic_load(&s->nodelay), ret);
+		case TCP_NODELAY: {
+			uint8_t set = atomic_load(&s->nodelay_set);
+
+			return put_int(val, len, set != 0 ? set == 2 : atomic_load(&s->nodelay), ret);
+		}
 		case TCP_USER_TIMEOUT:
 			return put_int(val, len, (int)atomic_load(&s->user_timeout_ms), ret);
 		case TCP_MAXSEG:
@@ -333,6 +336,18 @@ bool kw_direct_setsockopt(int fd, int level, int name, const void *val, socklen_
 	if (len < sizeof(int))
 		return fail(ret, EINVAL);
 	memcpy(&v, val, sizeof(v));
+	if (level == IPPROTO_TCP && name == TCP_NODELAY) {
+		/* During the handshake: no request (proto.h, nodelay_set);
+		 * wrk, for one, sets it right after a non-blocking connect. */
+		if (atomic_load(&s->kind) == KW_SLOT_STREAM &&
+		    atomic_load_explicit(&s->state, memory_order_acquire) == KW_SLOT_CONNECTING) {
+			atomic_store(&s->nodelay_set, v != 0 ? 2 : 1);
+			*ret = 0;
+			return true;
+		}
+		/* Later: the request's value, not one still waiting. */
+		atomic_store(&s->nodelay_set, 0);
+	}
 	if (is_keepalive_option(level, name) && kw_rt.active && kw_rt.cfg.policy == KW_POLICY_FORCE) {
 		kw_log(KW_LOG_INFO, "fd %d: ignored the program's keepalive option %d/%d "
 		       "(KEEPWIRE_POLICY=force)", fd, level, name);

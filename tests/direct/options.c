@@ -6,7 +6,9 @@
  *   - SO_REUSEPORT: several listeners on one port share its connections;
  *   - SO_LINGER {1,0} closes with RST; values read back as set;
  *   - TCP_INFO reports the stack's own state, RTT, cwnd and counters;
- *   - MSG_OOB is refused with EOPNOTSUPP, no byte is lost.
+ *   - MSG_OOB is refused with EOPNOTSUPP, no byte is lost;
+ *   - TCP_NODELAY set while a non-blocking connect runs costs no request
+ *     to the engine and is in force for the first bytes.
  * options.t runs it like semantics.c: in a namespace whose TAP device is
  * the stack's link, under libkeepwire.so in direct mode. The kernel's side
  * is played by the same process with raw system calls keepwire does not
@@ -25,7 +27,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -392,6 +397,183 @@ static void test_oob(void)
 	close(l);
 }
 
+/* The keepwire engine process serving this network namespace, or -1. */
+static pid_t engine_pid(void)
+{
+	struct stat self;
+	pid_t found = -1;
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+
+	if (d == NULL || stat("/proc/self/ns/net", &self) != 0) {
+		if (d != NULL)
+			closedir(d);
+		return -1;
+	}
+	while (found < 0 && (e = readdir(d)) != NULL) {
+		char path[300], cmd[256];
+		struct stat ns;
+		ssize_t n;
+		int fd;
+
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/ns/net", e->d_name);
+		if (stat(path, &ns) != 0 || ns.st_ino != self.st_ino)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+		fd = open(path, O_RDONLY);
+		if (fd < 0)
+			continue;
+		n = read(fd, cmd, sizeof(cmd) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		cmd[n] = 0;
+		/* argv[0] .../keepwire, argv[1] engine */
+		if (strlen(cmd) + 1 < (size_t)n && strcmp(cmd + strlen(cmd) + 1, "engine") == 0 &&
+		    strstr(cmd, "keepwire") != NULL)
+			found = (pid_t)atoi(e->d_name);
+	}
+	closedir(d);
+	return found;
+}
+
+/* A kernel listener whose queue holds one connection not yet taken. */
+static int listener_backlog0(void)
+{
+	struct sockaddr_in at = sin_of(kernel_addr, 0);
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (l < 0 || bind(l, (struct sockaddr *)&at, sizeof(at)) != 0 || listen(l, 0) != 0)
+		return -1;
+	return l;
+}
+
+/* A non-blocking connect over the stack to the listener l whose handshake
+ * surely still runs: the kernel's own connection *plug fills l's queue, so
+ * the stack's SYN is dropped until handshake_end makes room (and the SYN's
+ * retransmission, a second later, gets through). */
+static int connect_held(int l, int *plug)
+{
+	struct sockaddr_in at = sin_of(kernel_addr, port_of(l));
+	int fd;
+
+	*plug = socket(AF_INET, SOCK_STREAM, 0);
+	if (l < 0 || *plug < 0 || syscall(SYS_connect, *plug, &at, sizeof(at)) != 0)
+		return -1;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&at, sizeof(at)) == 0 || errno != EINPROGRESS) {
+		close(fd);
+		return -1;
+	}
+	/* The SYN has reached the full queue by then. */
+	sleep_ms(100);
+	return fd;
+}
+
+/* Room in l's queue; waits for fd's handshake; the kernel's end of fd. */
+static int handshake_end(int l, int fd, int plug)
+{
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	int taken = accept(l, NULL, NULL), k = -1;
+
+	if (taken >= 0 && poll(&p, 1, 5000) == 1 && get_int(fd, SOL_SOCKET, SO_ERROR) == 0)
+		k = accept(l, NULL, NULL);
+	close(taken);
+	close(plug);
+	return k;
+}
+
+/* TCP_NODELAY set while a non-blocking connect runs (as wrk does): it
+ * needs no request to the engine, reads back at once, and the engine
+ * applies it before the first bytes. */
+static void test_nodelay_while_connecting(void)
+{
+	struct sockaddr_in silent = sin_of(kernel_addr, 9);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), r;
+	pid_t engine = engine_pid(), waker;
+	double t0, took;
+
+	/* An address on the device that nobody answers: the stack keeps
+	 * asking ARP, and the connection stays in its handshake. */
+	((uint8_t *)&silent.sin_addr.s_addr)[3] = 77;
+	r = connect(fd, (struct sockaddr *)&silent, sizeof(silent));
+	tap_ok(r == -1 && errno == EINPROGRESS, "non-blocking connect to a silent address: EINPROGRESS");
+	tap_ok(engine > 0, "found the engine process of this namespace");
+	if (engine > 0) {
+		/* With the engine stopped, a request would wait until the
+		 * child below lets it go on after 3 s. */
+		kill(engine, SIGSTOP);
+		waker = fork();
+		if (waker == 0) {
+			sleep(3);
+			kill(engine, SIGCONT);
+			_exit(0);
+		}
+		t0 = now_ms();
+		r = set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
+		took = now_ms() - t0;
+		kill(engine, SIGCONT);
+		if (waker > 0)
+			waitpid(waker, NULL, 0);
+		tap_diag("setsockopt(TCP_NODELAY) with the engine stopped took %.1f ms", took);
+		tap_ok(r == 0 && took < 1000, "... setsockopt(TCP_NODELAY, 1) needs no answer from the engine");
+		tap_is_u64(get_int(fd, IPPROTO_TCP, TCP_NODELAY), 1, "... getsockopt reads 1 at once");
+	}
+	close(fd);
+
+	/* Applied: the kernel's end delays its ACKs (TCP_QUICKACK 0), so with
+	 * Nagle's algorithm on, a small write while another is unacknowledged
+	 * would wait for its ACK, 40 ms or more. */
+	{
+		int l = listener_backlog0(), plug = -1, k = -1, ok;
+		char buf[2];
+		double gap = -1;
+
+		fd = connect_held(l, &plug);
+		ok = fd >= 0 && set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1) == 0 &&
+		     get_int(fd, IPPROTO_TCP, TCP_NODELAY) == 1;
+		k = handshake_end(l, fd, plug);
+		ok = ok && k >= 0;
+		set_int(k, IPPROTO_TCP, TCP_QUICKACK, 0);
+		tap_ok(ok, "a connection with TCP_NODELAY set during its handshake");
+		/* Three rounds: an ACK the kernel sent at once in one of them
+		 * (quick ACK mode coming back) would hide Nagle's wait there. */
+		for (int i = 0; i < 3 && ok; i++) {
+			double t;
+
+			/* "a" is on the kernel's side, not yet acknowledged,
+			 * when "b" is written. */
+			ok = write(fd, "a", 1) == 1 && read_n(k, buf, 1, 5000) == 1;
+			t = now_ms();
+			ok = ok && write(fd, "b", 1) == 1 && read_n(k, buf + 1, 1, 5000) == 1;
+			t = now_ms() - t;
+			gap = t > gap ? t : gap;
+			set_int(k, IPPROTO_TCP, TCP_QUICKACK, 0);
+			sleep_ms(50);
+		}
+		tap_diag("longest wait for the second byte: %.1f ms", gap);
+		tap_ok(ok && gap >= 0 && gap < 30, "... the second small write is not held for an ACK");
+		close(fd);
+		close(k);
+
+		/* Set again once the connection is open (a request): that
+		 * value holds, not the one set during the handshake. */
+		fd = connect_held(l, &plug);
+		ok = fd >= 0 && set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1) == 0;
+		k = handshake_end(l, fd, plug);
+		ok = ok && k >= 0 && set_int(fd, IPPROTO_TCP, TCP_NODELAY, 0) == 0 &&
+		     get_int(fd, IPPROTO_TCP, TCP_NODELAY) == 0 &&
+		     write(fd, "c", 1) == 1 && read_n(k, buf, 1, 5000) == 1;
+		tap_ok(ok && get_int(fd, IPPROTO_TCP, TCP_NODELAY) == 0,
+		       "TCP_NODELAY set on, then off once open: reads off, before and after data");
+		close(fd);
+		close(k);
+		close(l);
+	}
+}
+
 int main(void)
 {
 	kernel_addr = getenv("KW_T_KERNEL");
@@ -408,6 +590,7 @@ int main(void)
 	test_linger_wait();
 	test_tcp_info();
 	test_oob();
+	test_nodelay_while_connecting();
 	test_accept_emfile();
 	return tap_done();
 }
