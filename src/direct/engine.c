@@ -327,8 +327,7 @@ static int op_info(struct kw_engine *E, const struct kw_direct_request *rq)
 	return 0;
 }
 
-/* False when the answer comes later (a lingering close). */
-static bool handle_request(struct kw_engine *E, const struct kw_direct_request *rq,
+static void handle_request(struct kw_engine *E, const struct kw_direct_request *rq,
 			   int *fds, int nfds)
 {
 	struct kw_conn *c = NULL;
@@ -384,9 +383,8 @@ static bool handle_request(struct kw_engine *E, const struct kw_direct_request *
 	if (r < 0 && r != -EINPROGRESS)
 		c = NULL;
 	if (deferred)
-		return false;       /* the connection answers it later */
+		return;             /* the connection answers it later */
 	kw_engine_reply(E, rq->cell, r, c ? c->slot : 0, c ? gen_of(E, c) : 0);
-	return true;
 }
 
 void kw_engine_channel_init(int fd)
@@ -476,7 +474,7 @@ static void send_hello(struct kw_engine *E, int fd, int32_t result)
 	kw_fd_send(fd, &h, sizeof(h), &E->shared_fd, 1, MSG_DONTWAIT);
 }
 
-int kw_engine_read_requests(struct kw_engine *E, int fd, bool one_shot)
+int kw_engine_read_requests(struct kw_engine *E, int fd)
 {
 	for (int n = 0; n < 64; n++) {
 		struct kw_direct_request rq;
@@ -525,12 +523,9 @@ int kw_engine_read_requests(struct kw_engine *E, int fd, bool one_shot)
 			 * as the kernel would when out of descriptors, never
 			 * leave the requester waiting. */
 			kw_engine_reply(E, rq.cell, -EMFILE, 0, 0);
-			if (one_shot)
-				return 1;
 			continue;
 		}
-		if (handle_request(E, &rq, fds, nfds) && one_shot)
-			return 1;
+		handle_request(E, &rq, fds, nfds);
 	}
 	return 0;
 }
@@ -625,7 +620,7 @@ void kw_engine_run(struct kw_engine *E)
 			if (id == KW_EV_TAP)
 				read_frames(E);
 			else if (id == KW_EV_CTL)
-				kw_engine_read_requests(E, E->ctl_fd, false);
+				kw_engine_read_requests(E, E->ctl_fd);
 			else if (id == KW_EV_WAKE) {
 				uint64_t v;
 				(void)!read(E->wake_fd, &v, sizeof(v));

@@ -121,11 +121,8 @@ void kw_engine_run(struct kw_engine *E);
 /* Requests waiting on a request channel (the pair's end, or a client's
  * connection to the engine process); KW_OP_HELLO is answered here. -1
  * when a request names another engine's region (the channel should be
- * closed: its sender greets again); with one_shot (a connection made for
- * one request), 1 once a request is answered or wants no answer (the
- * channel may be closed: its sender looks at its reply cell before at
- * the hang-up); else 0. */
-int kw_engine_read_requests(struct kw_engine *E, int fd, bool one_shot);
+ * closed: its sender greets again), else 0. */
+int kw_engine_read_requests(struct kw_engine *E, int fd);
 /* A request channel's engine end: requests on it carry their sender's
  * pid (SO_PASSCRED), which the reply cells' reaping needs. */
 void kw_engine_channel_init(int fd);

@@ -83,12 +83,11 @@ static int add_watch(int epfd, int fd, uint64_t id)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
-static void client_close(struct kw_engine *E, struct host *h, size_t i, bool watched)
+static void client_close(struct kw_engine *E, struct host *h, size_t i)
 {
 	if (h->client_foreign[i])
 		h->live_foreign--;
-	if (watched)
-		epoll_ctl(E->epfd, EPOLL_CTL_DEL, h->client[i], NULL);
+	epoll_ctl(E->epfd, EPOLL_CTL_DEL, h->client[i], NULL);
 	close(h->client[i]);
 	h->client[i] = -1;
 	h->live--;
@@ -115,19 +114,6 @@ static void spare_restore(struct kw_engine *E, struct host *h)
 	if (h->spare_fd >= 0 && h->listen_paused && h->listen_fd >= 0 &&
 	    add_watch(E->epfd, h->listen_fd, EV_LISTEN) == 0)
 		h->listen_paused = false;
-}
-
-/* The requests a client's connection holds (kw_engine_read_requests). */
-static int serve_client(struct kw_engine *E, struct host *h, size_t i)
-{
-	int r;
-
-	E->requester_pid = h->client_pid[i];
-	E->requester_foreign = h->client_foreign[i];
-	r = kw_engine_read_requests(E, h->client[i], true);
-	E->requester_pid = 0;
-	E->requester_foreign = false;
-	return r;
 }
 
 static void client_accept(struct kw_engine *E, struct host *h)
@@ -191,34 +177,31 @@ static void client_accept(struct kw_engine *E, struct host *h)
 		h->client_foreign[i] = foreign;
 		h->live_foreign += foreign;
 		h->live++;
-		/* The request is usually there already (the program sends it
-		 * right after connecting): served and answered, the
-		 * connection goes without ever being watched. */
-		if (serve_client(E, h, i) != 0)
-			client_close(E, h, i, false);
-		else if (add_watch(E->epfd, fd, EV_CLIENT + i) != 0)
-			client_close(E, h, i, false);
+		if (add_watch(E->epfd, fd, EV_CLIENT + i) != 0)
+			client_close(E, h, i);
 	}
 }
 
 static void client_event(struct kw_engine *E, struct host *h, size_t i, uint32_t events)
 {
-	int fd = h->client[i], queued = 0, r;
+	int fd = h->client[i], queued = 0;
 
 	if (fd < 0)
 		return;
-	/* -1: for another engine (it greets again); 1: answered. */
-	r = serve_client(E, h, i);
-	if (r == 0 && (events & (EPOLLHUP | EPOLLERR))) {
-		/* The requester is gone: what it still queued is served
-		 * first. */
+	E->requester_pid = h->client_pid[i];
+	E->requester_foreign = h->client_foreign[i];
+	if (kw_engine_read_requests(E, fd) < 0) {
+		client_close(E, h, i);  /* for another engine: it greets again */
+	} else if (events & (EPOLLHUP | EPOLLERR)) {
+		/* The requester has its answer, or is gone: what it still
+		 * queued is served first. */
 		while (ioctl(fd, FIONREAD, &queued) == 0 && queued > 0 &&
-		       serve_client(E, h, i) == 0)
+		       kw_engine_read_requests(E, fd) == 0)
 			queued = 0;
-		r = 1;
+		client_close(E, h, i);
 	}
-	if (r != 0)
-		client_close(E, h, i, true);
+	E->requester_pid = 0;
+	E->requester_foreign = false;
 }
 
 static void start_drain(struct kw_engine *E, struct host *h)
@@ -233,7 +216,7 @@ static void start_drain(struct kw_engine *E, struct host *h)
 	h->listen_fd = -1;
 	for (size_t i = 0; i < h->n_client; i++)
 		if (h->client[i] >= 0)
-			client_close(E, h, i, true);
+			client_close(E, h, i);
 	kw_engine_drain_begin(E);
 }
 

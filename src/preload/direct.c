@@ -329,19 +329,14 @@ static bool engine_gone(int fd)
 }
 
 /* Wait for the engine's answer in cell; false when the engine at the
- * other end of fd went away without one. The hang-up is looked at before
- * the cell: an engine process closes a request's connection as soon as
- * it has answered (server.c), and the answer is in the cell by then. */
+ * other end of fd went away without one. */
 static bool await_answer(struct kw_reply *cell, int fd)
 {
 	while (atomic_load_explicit(&cell->state, memory_order_acquire) != KW_CELL_DONE) {
 		struct timespec wait = { 0, 200 * 1000 * 1000 };
 
 		syscall(SYS_futex, &cell->state, FUTEX_WAIT, KW_CELL_WAITING, &wait, NULL, 0);
-		if (atomic_load_explicit(&cell->state, memory_order_acquire) == KW_CELL_DONE)
-			break;
-		if (engine_gone(fd) &&
-		    atomic_load_explicit(&cell->state, memory_order_acquire) != KW_CELL_DONE)
+		if (atomic_load(&cell->state) != KW_CELL_DONE && engine_gone(fd))
 			return false;
 	}
 	return true;
