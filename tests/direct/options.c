@@ -439,14 +439,17 @@ static pid_t engine_pid(void)
 	return found;
 }
 
-/* A kernel listener whose queue holds one connection not yet taken. */
+/* A kernel listener with backlog 0: its queue is full with one
+ * connection not yet taken (connect_held). */
 static int listener_backlog0(void)
 {
 	struct sockaddr_in at = sin_of(kernel_addr, 0);
 	int l = socket(AF_INET, SOCK_STREAM, 0);
 
-	if (l < 0 || bind(l, (struct sockaddr *)&at, sizeof(at)) != 0 || listen(l, 0) != 0)
-		return -1;
+	if (l >= 0 && (bind(l, (struct sockaddr *)&at, sizeof(at)) != 0 || listen(l, 0) != 0)) {
+		close(l);
+		l = -1;
+	}
 	return l;
 }
 
